@@ -1,0 +1,112 @@
+# Tandem build. `make run` and `make test` are the two commands users need;
+# both install missing Debian packages first (scripts/deps.sh).
+
+CC      ?= gcc
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+               -Wmissing-prototypes -Wformat=2 -pthread -Isrc -D_GNU_SOURCE
+OPT     ?= -O2 -g
+LDLIBS  := -levent_core -levent_pthreads -lcrypto -lxxhash -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+B   := build
+BA  := build/asan
+
+CORE   := $(wildcard src/core/*.c)
+PROTO  := $(wildcard src/proto/*.c)
+STORE  := $(wildcard src/store/*.c)
+SERVER := $(wildcard src/server/*.c)
+LIBSRC := $(CORE) $(PROTO) $(STORE)
+
+TANDEMD_SRC := $(LIBSRC) $(SERVER)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+PY      := /usr/bin/python3
+PORT    ?= 11211
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps deps-test run test unit integration conformance fuzz fuzz-build clean
+
+all: deps $(B)/tandemd
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+# --- binaries ---------------------------------------------------------------
+
+obj = $(patsubst src/%.c,$(1)/obj/%.o,$(2))
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) -MMD -MP -c $< -o $@
+
+$(BA)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -MMD -MP -c $< -o $@
+
+$(B)/tandemd: $(call obj,$(B),$(TANDEMD_SRC))
+	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LDLIBS)
+
+$(BA)/tandemd: $(call obj,$(BA),$(TANDEMD_SRC))
+	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# --- run ----------------------------------------------------------------------
+
+# memcached refuses to run as root without -u; so does tandemd.
+RUN_USER := $(if $(filter 0,$(shell id -u)),-u nobody,)
+
+run: all
+	$(B)/tandemd -l 127.0.0.1 -p $(PORT) $(RUN_USER) $(ARGS)
+
+# --- tests --------------------------------------------------------------------
+
+# tests/unit/test_<module>_*.c links core plus that module only, so one
+# module's unit tests never wait for another module to build.
+SERVER_LIB := $(filter-out src/server/main.c,$(SERVER))
+unit_mod = $(word 2,$(subst _, ,$(1)))
+unit_src = $(CORE) $(if $(filter proto,$(1)),$(PROTO)) $(if $(filter store,$(1)),$(STORE)) \
+           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(SERVER_LIB))
+
+.SECONDEXPANSION:
+$(BA)/tests/%: tests/unit/%.c $$(call obj,$(BA),$$(call unit_src,$$(call unit_mod,$$*)))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
+	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; \
+	  UBSAN_OPTIONS=print_stacktrace=1 $(BA)/tests/$$t; done
+
+integration: deps deps-test $(BA)/tandemd $(B)/tandemd
+	TANDEMD=$(CURDIR)/$(BA)/tandemd $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+conformance: deps deps-test $(BA)/tandemd
+	$(PY) tests/conformance/memccapable.py $(CURDIR)/$(BA)/tandemd
+
+test: deps deps-test unit fuzz-smoke integration
+
+# --- fuzzing (clang libFuzzer) -----------------------------------------------
+
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+$(B)/fuzz/%: tests/fuzz/%.c $(CORE) $(PROTO)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcrypto -lxxhash -lpthread
+
+fuzz-build: deps deps-test $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz: $$t ($(FUZZ_SECONDS)s)"; \
+	  mkdir -p $(B)/fuzz/corpus-$$t; \
+	  $(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    $(B)/fuzz/corpus-$$t tests/fuzz/seeds/$$t 2>&1 | tail -3; done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(CI_FUZZ_SECONDS),15)
+
+clean:
+	rm -rf $(B)
