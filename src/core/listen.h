@@ -1,0 +1,46 @@
+/*
+ * listen: the sockets clients connect to (TCP, UNIX, UDP) and accepting.
+ *
+ * Accepting runs on the main thread's event loop; every accepted socket is
+ * handed to a worker. The connection limit is memcached's: when the clients
+ * plus the descriptors memcached reserves for itself would pass -c, the new
+ * client gets "ERROR Too many open connections" and is closed at once.
+ */
+#ifndef TANDEM_CORE_LISTEN_H
+#define TANDEM_CORE_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/conn.h"
+#include "core/worker.h"
+
+struct event_base;
+
+struct listen_config {
+    const char *addrs;     /* comma-separated -l list; NULL or "" = all interfaces */
+    int port;              /* TCP, 0 = none */
+    int udp_port;          /* UDP, 0 = none */
+    const char *unix_path; /* UNIX socket path; when set, no TCP/UDP (like memcached) */
+    int unix_mask;         /* permission mask for the socket file (octal -a) */
+    int backlog;
+    unsigned maxconns;
+    unsigned reserved_fds; /* memcached's internal descriptors, counted against maxconns */
+};
+
+/* Open every configured listener and start accepting on `base`, handing
+ * connections to the workers. False with a message in err on failure. */
+bool listen_start(struct event_base *base, const struct listen_config *cfg, struct worker *ws,
+                  int nworkers, const struct conn_handler *h, char *err, size_t errlen);
+
+/* The TCP port actually bound (useful with -p 0), or 0. */
+int listen_tcp_port(void);
+
+/* Is the server accepting connections right now? (stats accepting_conns) */
+bool listen_accepting(void);
+
+/* Stop accepting and close the listening sockets (UDP sockets are closed
+ * with their workers). */
+void listen_stop(void);
+
+#endif
