@@ -53,6 +53,10 @@ struct store_config {
 
 struct store;
 
+/* Fill a config with memcached's defaults (-m 64, -I 1m, -f 1.25, -n 48,
+ * hashpower 16, CAS and eviction on, no tombstones). */
+void store_config_init(struct store_config *cfg);
+
 /* A read-only look at one item, valid only inside the callback. */
 struct store_view {
     const char *key;
@@ -71,6 +75,8 @@ struct store_view {
     bool win_sent;        /* another request already holds that right (mg Z) */
     bool binary_key;      /* the key was stored through meta's base64 mode */
     bool tombstone;       /* only from store_scan with tombstones: a delete marker */
+    uint32_t prev_exptime; /* expiry before this operation's touch (mg `t` before `T`) */
+    bool created;         /* store_fetch's vivify created this item just now (mg N) */
 };
 
 typedef void (*store_view_fn)(void *arg, const struct store_view *v);
@@ -90,7 +96,7 @@ struct store_fetch {
     bool vivify;             /* on a miss, create an empty item and win (mg N) */
     uint32_t vivify_exptime;
     bool recache;            /* win if the remaining TTL is below recache_ttl (mg R) */
-    uint32_t recache_ttl;
+    uint32_t recache_ttl;    /* seconds; above 30 days it is an absolute Unix time */
 };
 
 /* Look a key up. STORE_OK calls fn (if not NULL) with the item; a miss

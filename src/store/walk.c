@@ -1,0 +1,179 @@
+/*
+ * walk: everything that walks the table instead of looking up one key:
+ * the resumable scan that full sync and snapshots use, and the bounded
+ * background steps of store_maintain.
+ *
+ * Scan. The cursor is (shard, reverse-binary bucket cursor). Shards are
+ * walked in order; inside a shard the bucket cursor is Redis's SCAN cursor
+ * (see hash.h), which guarantees that an item present for the whole walk is
+ * visited at least once even if the shard's table grows, once or several
+ * times, between two calls. Items may be visited twice across a growth;
+ * last-writer-wins makes that harmless for replication. A call visits whole
+ * bucket families, so it may stop short of `max`, and it exceeds `max` only
+ * when a single family holds more items than that.
+ *
+ * Maintenance, in small steps so it can run between client work:
+ *   - fold a pending flush whose time has come;
+ *   - move up to MAINT_REHASH buckets of every growing shard;
+ *   - sweep up to MAINT_SWEEP items from a private cursor, unlinking
+ *     expired and flushed items (crawler_reclaimed) and expired tombstones
+ *     (tombstone GC), counting every item looked at (crawler_items_checked);
+ *   - if a lowered memory limit has not been reached yet, release more.
+ * store_maintain returns true while a growth or a sweep round is unfinished;
+ * the call after a false return starts a new sweep round.
+ */
+#include "store/store_int.h"
+
+#include "core/clock.h"
+
+#define MAINT_REHASH 1024
+#define MAINT_SWEEP 4096
+#define MAINT_GARBAGE 256
+
+/* --- scan ------------------------------------------------------------------ */
+
+struct scan_ctx {
+    struct store *s;
+    uint32_t now;
+    bool tombstones;
+    store_view_fn fn;
+    void *arg;
+    size_t visited;
+};
+
+static bool scan_visit(void *arg, struct store_item *it)
+{
+    struct scan_ctx *c = arg;
+    if (store_item_state(c->s, it, c->now) != ITEM_LIVE)
+        return true;
+    if (item_has(it, ITEM_TOMBSTONE) && !c->tombstones)
+        return true;
+    struct store_view v;
+    store_view_fill(c->s, it, &v);
+    if (c->fn != NULL)
+        c->fn(c->arg, &v);
+    c->visited++;
+    return true;
+}
+
+size_t store_scan(struct store *s, struct store_cursor *cur, size_t max, bool tombstones,
+                  store_view_fn fn, void *arg)
+{
+    struct scan_ctx c = {s, clock_now(), tombstones, fn, arg, 0};
+    if (cur->done || max == 0)
+        return 0;
+    while (cur->shard < STORE_NSHARD) {
+        struct shard *sh = &s->shards[cur->shard];
+        pthread_mutex_lock(&sh->lock);
+        for (;;) {
+            size_t family = htab_scan_family(&sh->tab, cur->bucket, NULL, NULL);
+            if (c.visited > 0 && c.visited + family > max) {
+                pthread_mutex_unlock(&sh->lock);
+                return c.visited;
+            }
+            htab_scan_family(&sh->tab, cur->bucket, scan_visit, &c);
+            cur->bucket = htab_scan_next(&sh->tab, cur->bucket);
+            if (cur->bucket == 0) {
+                cur->shard++;
+                break;
+            }
+            if (c.visited >= max) {
+                pthread_mutex_unlock(&sh->lock);
+                return c.visited;
+            }
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    cur->done = true;
+    return c.visited;
+}
+
+/* --- maintenance ------------------------------------------------------------- */
+
+struct sweep_ctx {
+    struct store *s;
+    struct shard *sh;
+    uint32_t now;
+    size_t checked, reclaimed, ngarbage;
+    struct store_item *garbage[MAINT_GARBAGE];
+};
+
+static bool sweep_visit(void *arg, struct store_item *it)
+{
+    struct sweep_ctx *c = arg;
+    c->checked++;
+    if (c->ngarbage == MAINT_GARBAGE)
+        return false;
+    if (store_item_state(c->s, it, c->now) == ITEM_LIVE)
+        return true;
+    if (!item_has(it, ITEM_TOMBSTONE))
+        c->reclaimed++;
+    store_unlink_locked(c->s, c->sh, htab_hash(item_key(it), it->nkey), it);
+    c->garbage[c->ngarbage++] = it;
+    return true;
+}
+
+/* One bounded sweep step; false when the round has finished. */
+static bool sweep_step(struct store *s)
+{
+    struct sweep_ctx c = {.s = s, .now = clock_now()};
+    bool more = true;
+    while (c.checked < MAINT_SWEEP && c.ngarbage < MAINT_GARBAGE) {
+        if (s->sweep_shard >= STORE_NSHARD) {
+            s->sweep_shard = 0;
+            s->sweep_cursor = 0;
+            more = false;
+            break;
+        }
+        c.sh = &s->shards[s->sweep_shard];
+        pthread_mutex_lock(&c.sh->lock);
+        for (int k = 0; k < 64 && c.checked < MAINT_SWEEP && c.ngarbage < MAINT_GARBAGE; k++) {
+            htab_scan_family(&c.sh->tab, s->sweep_cursor, sweep_visit, &c);
+            s->sweep_cursor = htab_scan_next(&c.sh->tab, s->sweep_cursor);
+            if (s->sweep_cursor == 0) {
+                s->sweep_shard++;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&c.sh->lock);
+        for (size_t i = 0; i < c.ngarbage; i++)
+            slab_free(s, c.garbage[i]);
+        c.ngarbage = 0;
+    }
+    STAT_ADD(s->crawler_items_checked, c.checked);
+    STAT_ADD(s->crawler_reclaimed, c.reclaimed);
+    return more;
+}
+
+static bool rehash_step(struct store *s)
+{
+    bool more = false;
+    for (unsigned i = 0; i < STORE_NSHARD; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        more |= htab_rehash(&sh->tab, MAINT_REHASH);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return more;
+}
+
+bool store_maintain(struct store *s)
+{
+    if (pthread_mutex_trylock(&s->maint_lock) != 0)
+        return false;
+    store_flush_fold(s);
+    bool more = rehash_step(s);
+    more |= sweep_step(s);
+    if (STAT_GET(s->slabs.used) > STAT_GET(s->slabs.limit))
+        slab_shrink(s, STAT_GET(s->slabs.limit));
+    pthread_mutex_unlock(&s->maint_lock);
+    return more;
+}
+
+enum store_status store_set_limit(struct store *s, size_t mem_limit)
+{
+    __atomic_store_n(&s->slabs.limit, mem_limit, __ATOMIC_RELAXED);
+    if (STAT_GET(s->slabs.used) <= mem_limit)
+        return STORE_OK;
+    return slab_shrink(s, mem_limit) ? STORE_OK : STORE_NO_MEMORY;
+}
