@@ -91,7 +91,8 @@ struct proto_meta {
     char order[PROTO_META_MAX_FLAGS];   /* flag letters in request order, for reflection */
     uint8_t norder;
     struct proto_token opaque;          /* O token without the 'O' */
-    int64_t ttl_T;                      /* T<ttl>, raw signed seconds as sent */
+    int64_t ttl_T;                      /* T<ttl>, signed seconds as sent (after
+                                           memcached's truncation to 32 bits) */
     int64_t ttl_N;                      /* N<ttl> */
     int64_t ttl_R;                      /* R<ttl> */
     uint64_t cas;                       /* C<cas> */
@@ -132,7 +133,10 @@ struct proto_req {
     uint64_t cas;        /* cas: the unique */
     uint64_t delta;      /* incr/decr */
 
-    /* Every token of the line (first PROTO_MAX_TOKENS), for admin commands. */
+    /* The tokens of the line, for admin commands: at most PROTO_MAX_TOKENS - 1,
+     * as memcached keeps one slot of its 24 for the rest of the line, so a
+     * longer line shows its first 23 tokens. ntokens counts real tokens, so
+     * memcached's own `ntokens` is req->ntokens + 1. */
     struct proto_token tokens[PROTO_MAX_TOKENS];
     size_t ntokens;
 
@@ -167,7 +171,12 @@ struct proto_item {
     const char *value;
     size_t nvalue;
     uint32_t flags;
-    int64_t ttl;          /* remaining seconds, -1 = never expires */
+    int64_t ttl;          /* remaining seconds before this request changed it,
+                             -1 = never expires; printed as memcached's unsigned
+                             32-bit difference, so a past expiry shows 2^32 - x */
+    int64_t ttl_T;        /* remaining seconds once the request's T was applied */
+    int64_t ttl_N;        /* remaining seconds once N was applied (if `created`) */
+    bool created;         /* this request created the item (mg N<ttl>, ma N<ttl>) */
     uint64_t last_access; /* seconds since the last access, before this one */
     uint64_t cas;
     bool fetched;         /* h: fetched before */
@@ -179,7 +188,8 @@ struct proto_item {
 /* A meta reply with return code `code` ("HD", "VA", "EN", "NF", "NS", "EX"),
  * its flags reflected in request order from `req->meta`, `item` supplying
  * the values (NULL on a miss), and the value block for VA. Does nothing if
- * the q flag hides this code. */
+ * the q flag hides this code. Which flags each command reflects, and what
+ * the server must put in `item`, is described at the top of proto/meta.c. */
 void proto_meta_reply(struct buf *out, const struct proto_req *req, const char *code,
                       const struct proto_item *item);
 
@@ -187,5 +197,11 @@ void proto_meta_reply(struct buf *out, const struct proto_req *req, const char *
 size_t proto_base64_encode(const unsigned char *in, size_t n, char *out, size_t cap);
 /* Returns the decoded length, or 0 if the input is not valid base64. */
 size_t proto_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+
+/* --- internal: shared by proto/text.c and proto/meta.c only -------------- */
+
+/* Validate a tokenized meta line (req->cmd is a meta command, tokens set)
+ * and fill req->key and req->meta. */
+enum proto_status proto_meta_parse(struct proto_req *req);
 
 #endif
