@@ -174,8 +174,8 @@ struct proto_item {
     int64_t ttl;          /* remaining seconds before this request changed it,
                              -1 = never expires; printed as memcached's unsigned
                              32-bit difference, so a past expiry shows 2^32 - x */
-    int64_t ttl_T;        /* remaining seconds once the request's T was applied */
-    int64_t ttl_N;        /* remaining seconds once N was applied (if `created`) */
+    int64_t ttl_T;        /* as ttl, once the request's T was applied (T0: -1) */
+    int64_t ttl_N;        /* as ttl, once N was applied, if `created` (N0: -1) */
     bool created;         /* this request created the item (mg N<ttl>, ma N<ttl>) */
     uint64_t last_access; /* seconds since the last access, before this one */
     uint64_t cas;
