@@ -14,10 +14,13 @@
 #include "store/store_int.h"
 
 #include <malloc.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define ALLOC_ATTEMPTS 8
 #define STEAL_PAGES_TRIED 4
+#define STEAL_CLASSES_TRIED 8
+#define ALLOC_ROUNDS 4 /* retries when every victim was busy */
 
 enum victim { VICTIM_TAKEN, VICTIM_SKIPPED };
 
@@ -376,29 +379,52 @@ static struct slab_class *richest_class(struct slabs *sl, const struct slab_clas
     return best;
 }
 
-/* Take a page away from another slab class. Caller holds no lock of it. */
+/* Take a page away from another slab class, trying the classes with the
+ * most pages first. Caller holds no lock of theirs. */
 static char *page_steal_slab(struct store *s, struct slab_class *except)
 {
-    struct slab_class *src = richest_class(&s->slabs, except);
-    if (src == NULL || pthread_mutex_trylock(&src->lock) != 0)
-        return NULL;
-    char *page = page_detach_any(s, src);
-    pthread_mutex_unlock(&src->lock);
-    return page;
+    struct slabs *sl = &s->slabs;
+    struct slab_class *tried[STEAL_CLASSES_TRIED];
+    unsigned ntried = 0;
+    while (ntried < STEAL_CLASSES_TRIED) {
+        struct slab_class *src = NULL;
+        uint32_t most = 0;
+        for (unsigned i = 1; i <= sl->nclass; i++) {
+            struct slab_class *c = &sl->cls[i];
+            uint32_t n = __atomic_load_n(&c->npages, __ATOMIC_RELAXED);
+            bool seen = c == except;
+            for (unsigned k = 0; k < ntried && !seen; k++)
+                seen = tried[k] == c;
+            if (!seen && n > most) {
+                most = n;
+                src = c;
+            }
+        }
+        if (src == NULL)
+            return NULL;
+        tried[ntried++] = src;
+        if (pthread_mutex_trylock(&src->lock) != 0)
+            continue;
+        char *page = page_detach_any(s, src);
+        pthread_mutex_unlock(&src->lock);
+        if (page != NULL)
+            return page;
+    }
+    return NULL;
 }
 
-/* Free large items until `need` bytes fit in the budget; takes them. */
-static bool large_make_room(struct store *s, size_t need, bool locked)
+/* Free large items until `need` bytes fit in the budget; takes them.
+ * Blocking on the large lock is safe from under a class or shard lock:
+ * whoever holds the large lock takes shard and class locks only by trylock. */
+static bool large_make_room(struct store *s, size_t need)
 {
     struct slab_class *lc = &s->slabs.cls[s->slabs.large_id];
-    if (!locked && pthread_mutex_trylock(&lc->lock) != 0)
-        return false;
-    bool ok = false;
+    bool ok;
+    pthread_mutex_lock(&lc->lock);
     while (!(ok = budget_take(&s->slabs, need)))
         if (!clock_evict_large(s, lc))
             break;
-    if (!locked)
-        pthread_mutex_unlock(&lc->lock);
+    pthread_mutex_unlock(&lc->lock);
     return ok;
 }
 
@@ -415,7 +441,7 @@ static bool page_steal(struct store *s, struct slab_class *c)
     uint64_t large_bytes = __atomic_load_n(&lc->large_bytes, __ATOMIC_RELAXED);
     char *page = NULL;
 
-    if (large_bytes > rich_bytes && large_make_room(s, SLAB_PAGE_SIZE, false)) {
+    if (large_bytes > rich_bytes && large_make_room(s, SLAB_PAGE_SIZE)) {
         page = malloc(SLAB_PAGE_SIZE);
         if (page == NULL) {
             budget_put(sl, SLAB_PAGE_SIZE);
@@ -457,7 +483,7 @@ static enum store_status alloc_chunk(struct store *s, uint8_t id, struct store_i
 {
     struct slab_class *c = &s->slabs.cls[id];
     struct store_item *it = NULL;
-    for (int i = 0; i < ALLOC_ATTEMPTS && it == NULL; i++) {
+    for (int i = 0; i < ALLOC_ATTEMPTS * ALLOC_ROUNDS && it == NULL; i++) {
         if ((it = chunk_pop(c)) != NULL)
             break;
         if (page_new(s, c))
@@ -466,7 +492,9 @@ static enum store_status alloc_chunk(struct store *s, uint8_t id, struct store_i
             break;
         if (clock_evict(s, c) || page_steal(s, c))
             continue;
-        break;
+        /* Every candidate was locked by another thread: transient. */
+        if (i % ALLOC_ATTEMPTS == ALLOC_ATTEMPTS - 1)
+            sched_yield();
     }
     if (it == NULL) {
         c->outofmemory++;

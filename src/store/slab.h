@@ -25,8 +25,10 @@
  *
  * Locks: each class has a mutex; the normal order is shard -> class. The
  * evictor holds a class lock and only TRYLOCKs the victim's shard (skipping
- * the item when that fails), and takes other classes' locks only by trylock,
- * so no cycle can form.
+ * the item when that fails), and takes other classes' locks only by trylock.
+ * The large class's lock may be taken (blocking) under a shard or class
+ * lock, because its holder takes shard and class locks only by trylock. So
+ * no cycle can form.
  *
  * Allocation for class C, under C's lock, until one step yields a chunk:
  *   1. C's free list, then the uncut tail of C's newest page;
