@@ -300,6 +300,23 @@ static bool clock_evict_large(struct store *s, struct slab_class *c)
     return false;
 }
 
+/* Idle seconds of the next linked item under the hand (class lock held):
+ * the age of what this class would evict next. */
+static uint32_t hand_age(const struct slab_class *c, uint32_t now)
+{
+    uint32_t p = c->hand_page;
+    if (c->large || p >= c->npages)
+        return 0;
+    for (uint32_t i = c->hand_chunk, k = 0; k < 64 && i < page_limit(c, p); i++, k++) {
+        const struct store_item *it = chunk_at(c, p, i);
+        if (item_has(it, ITEM_LINKED)) {
+            uint32_t at = __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
+            return now > at ? now - at : 0;
+        }
+    }
+    return 0;
+}
+
 /* --- moving pages ---------------------------------------------------------- */
 
 /* Drop the free chunks that lie in `page` from c's free list. */
@@ -461,6 +478,34 @@ static bool page_steal(struct store *s, struct slab_class *c)
     return true;
 }
 
+/* Age balancing, checked once per `perpage` evictions a class needs: if
+ * the class holding the most pages would next evict an item idle more than
+ * twice as long as ours, its memory is worth less than ours, so one of its
+ * pages moves here. Without this a class that owned one page when memory
+ * filled up would stay that small after the workload's sizes shift. */
+static bool rebalance(struct store *s, struct slab_class *c)
+{
+    if (++c->since_check < c->perpage)
+        return false;
+    c->since_check = 0;
+    struct slab_class *r = richest_class(&s->slabs, c);
+    if (r == NULL || __atomic_load_n(&r->npages, __ATOMIC_RELAXED) <= c->npages)
+        return false;
+    uint32_t now = clock_now(), mine = hand_age(c, now);
+    if (pthread_mutex_trylock(&r->lock) != 0)
+        return false;
+    char *page = hand_age(r, now) > 2 * mine + 1 ? page_detach_any(s, r) : NULL;
+    pthread_mutex_unlock(&r->lock);
+    if (page == NULL)
+        return false;
+    if (!page_add(c, page)) {
+        free(page);
+        budget_put(&s->slabs, SLAB_PAGE_SIZE);
+        return false;
+    }
+    return true;
+}
+
 /* --- allocation ---------------------------------------------------------- */
 
 static void item_init(struct store_item *it, uint8_t clsid, const char *key, size_t nkey,
@@ -490,7 +535,7 @@ static enum store_status alloc_chunk(struct store *s, uint8_t id, struct store_i
             continue;
         if (!s->cfg.evict)
             break;
-        if (clock_evict(s, c) || page_steal(s, c))
+        if (rebalance(s, c) || clock_evict(s, c) || page_steal(s, c))
             continue;
         /* Every candidate was locked by another thread: transient. */
         if (i % ALLOC_ATTEMPTS == ALLOC_ATTEMPTS - 1)
@@ -657,17 +702,7 @@ bool slab_class_stats(struct store *s, unsigned id, struct store_class_stats *o)
         o->used_chunks = o->total_chunks - o->free_chunks;
         /* The item under the hand is the next eviction candidate: its idle
          * time stands in for memcached's LRU tail age. */
-        for (uint32_t p = c->hand_page, k = 0; k < 64 && c->npages > 0 && p < c->npages; k++) {
-            uint32_t i = c->hand_chunk + k;
-            if (i >= page_limit(c, p))
-                break;
-            struct store_item *it = chunk_at(c, p, i);
-            if (item_has(it, ITEM_LINKED)) {
-                uint32_t at = __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
-                o->age = now > at ? now - at : 0;
-                break;
-            }
-        }
+        o->age = hand_age(c, now);
     }
     o->evicted = c->evicted;
     o->evicted_nonzero = c->evicted_nonzero;

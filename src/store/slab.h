@@ -33,7 +33,9 @@
  * Allocation for class C, under C's lock, until one step yields a chunk:
  *   1. C's free list, then the uncut tail of C's newest page;
  *   2. a new page if the budget allows;
- *   3. (evict only) the clock hand of C;
+ *   3. (evict only) the clock hand of C, except that once per page-worth of
+ *      evictions C may instead take a page from the class holding the most
+ *      pages if that class's next victim is much older (age balancing);
  *   4. (evict only) move a page: empty a page of the class holding the most
  *      memory (or free large items) and re-cut it for C. This is what lets a
  *      class that owns no pages at all get one when others hold the budget.
@@ -68,6 +70,7 @@ struct slab_class {
     char *carve;                /* newest page, cut lazily from its front */
     uint32_t carve_left;        /* chunks of `carve` never handed out */
     uint32_t hand_page, hand_chunk;
+    uint32_t since_check; /* evictions since the last age-balancing check */
     struct large_hdr *ring; /* large class: clock ring, the hand is `ring` */
     uint64_t large_count, large_bytes;
     /* counters under the lock */

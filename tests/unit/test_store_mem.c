@@ -184,6 +184,35 @@ static void test_pages_move_between_classes(void **state)
     store_destroy(s);
 }
 
+static void test_size_shift_rebalances(void **state)
+{
+    (void)state;
+    struct store *s = mk_store(4 * MB, true, 0);
+    char key[32];
+    static char val[600];
+    fill_value(val, sizeof(val), 7);
+    for (int i = 0; i < 40000; i++) { /* memory full of 100-byte values */
+        keyf(key, sizeof(key), "old", i);
+        assert_int_equal(put_full(s, key, val, 100, 0, 0, STORE_SET, 0, NULL), STORE_OK);
+    }
+    clock_set(NOW + 100); /* they go idle; the workload moves to 500 bytes */
+    const int n = 6000;
+    for (int i = 0; i < n; i++) {
+        keyf(key, sizeof(key), "new", i);
+        assert_int_equal(put_full(s, key, val, 500, 0, 0, STORE_SET, 0, NULL), STORE_OK);
+        assert_true(stats_of(s).mem_used <= 4 * MB);
+    }
+    /* the 500-byte class grew well past the one page it would have owned
+     * (~120 items), so most of the recent working set fits */
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        keyf(key, sizeof(key), "new", i);
+        kept += has(s, key);
+    }
+    assert_true(kept > n / 2);
+    store_destroy(s);
+}
+
 static void test_set_limit_shrinks(void **state)
 {
     (void)state;
@@ -279,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_holds_mixed_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_reclaimed_not_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_move_between_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_shift_rebalances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_limit_shrinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_class_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_reset, setup, teardown),
