@@ -292,7 +292,7 @@ static bool clock_evict_large(struct store *s, struct slab_class *c)
             c->ring = h->next;
         }
         c->large_count--;
-        c->large_bytes -= h->alloc;
+        STAT_SUB(c->large_bytes, h->alloc);
         budget_put(&s->slabs, h->alloc);
         free(h);
         return true;
@@ -595,7 +595,7 @@ static enum store_status alloc_large(struct store *s, size_t ntotal, struct stor
         lc->ring->prev = h;
     }
     lc->large_count++;
-    lc->large_bytes += h->alloc;
+    STAT_ADD(lc->large_bytes, h->alloc);
     *out = large_hdr_item(h);
     return STORE_OK; /* lock still held: the caller writes the key first */
 }
@@ -641,7 +641,7 @@ void slab_free(struct store *s, struct store_item *it)
             c->ring = h->next;
     }
     c->large_count--;
-    c->large_bytes -= h->alloc;
+    STAT_SUB(c->large_bytes, h->alloc);
     pthread_mutex_unlock(&c->lock);
     budget_put(&s->slabs, h->alloc);
     free(h);

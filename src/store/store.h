@@ -218,10 +218,14 @@ size_t store_scan(struct store *s, struct store_cursor *cur, size_t max, bool to
 /* --- housekeeping and stats ------------------------------------------- */
 
 /* Background work in small steps: grow the hash table, reclaim expired items
- * and old tombstones. Returns true if there is more to do. */
+ * and old tombstones (a sweep round starts at most once a second), finish a
+ * lowered memory limit. Returns true if there is more to do right away. */
 bool store_maintain(struct store *s);
 
-/* Change the memory limit at run time (cache_memlimit). Shrinking evicts. */
+/* Change the memory limit at run time (cache_memlimit). Shrinking evicts
+ * and frees pages down to the new limit at once, whatever `evict` says;
+ * memory held by items busy at that moment is released by store_maintain
+ * soon after. STORE_NO_MEMORY (limit unchanged) below two 64 KiB pages. */
 enum store_status store_set_limit(struct store *s, size_t mem_limit);
 
 struct store_stats {

@@ -45,7 +45,9 @@ struct store {
     struct shard shards[STORE_NSHARD];
     struct slabs slabs;
     struct flush_state flush;
-    pthread_mutex_t maint_lock; /* one maintenance step at a time */
+    pthread_mutex_t maint_lock; /* one maintenance step at a time; guards sweep_* */
+    bool sweeping;
+    uint32_t sweep_started; /* clock_now() when the current/last round began */
     uint32_t sweep_shard;
     uint64_t sweep_cursor;
     /* atomics */

@@ -19,8 +19,10 @@
  *     expired and flushed items (crawler_reclaimed) and expired tombstones
  *     (tombstone GC), counting every item looked at (crawler_items_checked);
  *   - if a lowered memory limit has not been reached yet, release more.
- * store_maintain returns true while a growth or a sweep round is unfinished;
- * the call after a false return starts a new sweep round.
+ * store_maintain returns true while a growth or a sweep round is unfinished.
+ * Sweep rounds start at most once a second (of clock_now()), so a caller
+ * that loops while it returns true and then sleeps crawls the table at most
+ * once a second.
  */
 #include "store/store_int.h"
 
@@ -29,6 +31,7 @@
 #define MAINT_REHASH 1024
 #define MAINT_SWEEP 4096
 #define MAINT_GARBAGE 256
+#define SWEEP_INTERVAL 1 /* seconds between the starts of two sweep rounds */
 
 /* --- scan ------------------------------------------------------------------ */
 
@@ -113,15 +116,24 @@ static bool sweep_visit(void *arg, struct store_item *it)
     return true;
 }
 
-/* One bounded sweep step; false when the round has finished. */
+/* One bounded sweep step; false when no round is under way. A new round
+ * starts at most every SWEEP_INTERVAL seconds, so an idle server does not
+ * crawl a big table back to back. */
 static bool sweep_step(struct store *s)
 {
     struct sweep_ctx c = {.s = s, .now = clock_now()};
     bool more = true;
+    if (!s->sweeping) {
+        if (s->sweep_started != 0 && c.now - s->sweep_started < SWEEP_INTERVAL)
+            return false;
+        s->sweeping = true;
+        s->sweep_started = c.now;
+        s->sweep_shard = 0;
+        s->sweep_cursor = 0;
+    }
     while (c.checked < MAINT_SWEEP && c.ngarbage < MAINT_GARBAGE) {
         if (s->sweep_shard >= STORE_NSHARD) {
-            s->sweep_shard = 0;
-            s->sweep_cursor = 0;
+            s->sweeping = false;
             more = false;
             break;
         }
@@ -172,8 +184,10 @@ bool store_maintain(struct store *s)
 
 enum store_status store_set_limit(struct store *s, size_t mem_limit)
 {
+    if (mem_limit < 2 * SLAB_PAGE_SIZE)
+        return STORE_NO_MEMORY;
     __atomic_store_n(&s->slabs.limit, mem_limit, __ATOMIC_RELAXED);
-    if (STAT_GET(s->slabs.used) <= mem_limit)
-        return STORE_OK;
-    return slab_shrink(s, mem_limit) ? STORE_OK : STORE_NO_MEMORY;
+    if (STAT_GET(s->slabs.used) > mem_limit)
+        slab_shrink(s, mem_limit); /* busy leftovers: store_maintain goes on */
+    return STORE_OK;
 }

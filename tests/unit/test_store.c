@@ -214,6 +214,14 @@ static void test_maintain_reclaims_expired(void **state)
     assert_true(st.crawler_items_checked >= 1000);
     assert_int_equal(st.curr_items, 400);
     assert_int_equal(st.get_expired, 0);
+    /* rounds are paced: none again within the same second, one after */
+    while (store_maintain(s))
+        ;
+    assert_int_equal(stats_of(s).crawler_items_checked, st.crawler_items_checked);
+    clock_set(NOW + 6);
+    while (store_maintain(s))
+        ;
+    assert_true(stats_of(s).crawler_items_checked >= st.crawler_items_checked + 400);
 }
 
 static void test_flush_now(void **state)

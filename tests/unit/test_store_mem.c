@@ -224,6 +224,8 @@ static void test_set_limit_shrinks(void **state)
         assert_int_equal(put_full(s, key, val, sizeof(val), 0, 0, STORE_SET, 0, NULL), STORE_OK);
     }
     assert_true(stats_of(s).mem_used > 6 * MB);
+    assert_int_equal(store_set_limit(s, 1000), STORE_NO_MEMORY); /* unusable: refused */
+    assert_int_equal(stats_of(s).limit_maxbytes, 8 * MB);
     assert_int_equal(store_set_limit(s, 3 * MB), STORE_OK);
     struct store_stats st = stats_of(s);
     assert_true(st.mem_used <= 3 * MB);
