@@ -12,7 +12,9 @@
  *      spaces collapse, and at most 23 tokens are kept, as in memcached's
  *      24-slot tokenizer whose last slot points at the rest of the line. The
  *      tokens are (pointer, length) pairs into the caller's buffer: nothing
- *      is copied and nothing is allocated.
+ *      is copied and nothing is allocated. The get family stops after its
+ *      first key: its keys are simply the rest of the line, which the server
+ *      walks once with proto_text_next_key().
  *   3. Dispatch, mirroring memcached's process_command_ascii() because the
  *      shape of its if-chain is visible to clients: an unknown command whose
  *      first letter is one of g s a c i d t (or a 2-letter "m?") gets ERROR,
@@ -134,8 +136,8 @@ static const char ERR_EXPTIME[] = "CLIENT_ERROR invalid exptime argument";
 /* The line being parsed, after framing. */
 struct line {
     const char *end;  /* end of the line's content: before "\r\n", or at a NUL */
-    const char *rest; /* where tokenizing stopped when TOKEN_CAP was reached */
-    bool capped;      /* more tokens follow tokens[TOKEN_CAP - 1] */
+    const char *rest; /* where tokenizing stopped */
+    bool stopped;     /* tokenizing stopped at a token limit, not at the end */
 };
 
 static enum proto_status fail(struct proto_req *req, const char *msg)
@@ -160,7 +162,18 @@ static void reset(struct proto_req *req)
     req->cas = 0;
     req->delta = 0;
     req->ntokens = 0;
-    req->meta = (struct proto_meta){.delta = 1};
+    /* field by field: order[] needs no clearing (norder bounds it), and a
+     * whole-struct clear compiles to a slow rep stos on this hot path */
+    struct proto_meta *m = &req->meta;
+    m->has = 0;
+    m->norder = 0;
+    m->opaque = (struct proto_token){0};
+    m->ttl_T = m->ttl_N = m->ttl_R = 0;
+    m->cas = 0;
+    m->client_flags = 0;
+    m->initial = 0;
+    m->delta = 1;
+    m->mode = 0;
 }
 
 /* --- framing and tokens -------------------------------------------------- */
@@ -178,18 +191,19 @@ static bool may_be_multiget(const char *buf, size_t len)
     return (n >= 4 && memcmp(p, "get ", 4) == 0) || (n >= 5 && memcmp(p, "gets ", 5) == 0);
 }
 
-/* Split [p, end) on spaces into req->tokens, stopping at a NUL byte (which
- * then ends the line) or after TOKEN_CAP tokens. */
-static void tokenize(struct proto_req *req, const char *p, struct line *ln)
+/* Split the line on spaces into req->tokens, from ln->rest on, until it
+ * holds `limit` tokens. A NUL byte ends the line. */
+static void tokenize(struct proto_req *req, struct line *ln, size_t limit)
 {
+    const char *p = ln->rest;
     const char *end = ln->end;
     for (;;) {
         while (p < end && *p == ' ')
             p++;
         if (p == end || *p == '\0')
             break;
-        if (req->ntokens == TOKEN_CAP) {
-            ln->capped = true;
+        if (req->ntokens == limit) {
+            ln->stopped = true;
             ln->rest = p;
             return;
         }
@@ -198,15 +212,16 @@ static void tokenize(struct proto_req *req, const char *p, struct line *ln)
             p++;
         req->tokens[req->ntokens++] = (struct proto_token){start, (size_t)(p - start)};
     }
+    ln->stopped = false;
     ln->end = p;
     ln->rest = p;
 }
 
 /* Where the text of the line really ends: at its first NUL, which the
- * tokenizer has not looked for beyond the token cap. */
+ * tokenizer has not looked for past where it stopped. */
 static const char *content_end(const struct line *ln)
 {
-    if (!ln->capped)
+    if (!ln->stopped)
         return ln->end;
     const char *nul = memchr(ln->rest, '\0', (size_t)(ln->end - ln->rest));
     return nul ? nul : ln->end;
@@ -225,12 +240,15 @@ static bool key_too_long(const struct proto_req *req)
 
 /* --- retrieval ----------------------------------------------------------- */
 
-static enum proto_status parse_retrieval(struct proto_req *req, const struct line *ln)
+static enum proto_status parse_retrieval(struct proto_req *req, struct line *ln)
 {
+    bool touch = req->cmd == PROTO_CMD_GAT || req->cmd == PROTO_CMD_GATS;
+    /* only the tokens before the first key matter; the keys are the rest */
+    tokenize(req, ln, touch ? 3 : 2);
     if (req->ntokens < 2)
         return fail(req, ERR_ERROR);
     size_t first_key = 1;
-    if (req->cmd == PROTO_CMD_GAT || req->cmd == PROTO_CMD_GATS) {
+    if (touch) {
         int32_t exptime;
         if (!proto_parse_i32(req->tokens[1].p, req->tokens[1].n, &exptime))
             return fail(req, ERR_EXPTIME);
@@ -402,52 +420,63 @@ static enum proto_cmd lookup_meta(const struct proto_token *t)
     }
 }
 
-/* The command named by token t, or PROTO_CMD_NONE. */
+/* The command named by token t, or PROTO_CMD_NONE. A switch on the length
+ * keeps every comparison a fixed-size compare the compiler inlines. */
 static enum proto_cmd lookup(const struct proto_token *t)
 {
-    if (t->p[0] == 'm' && t->n == 2)
-        return lookup_meta(t);
-
-    static const struct {
-        const char *name;
-        size_t n;
-        enum proto_cmd cmd;
-    } names[] = {
-#define NAME(s, c) {s, sizeof(s) - 1, c}
-        NAME("get", PROTO_CMD_GET),
-        NAME("set", PROTO_CMD_SET),
-        NAME("gets", PROTO_CMD_GETS),
-        NAME("delete", PROTO_CMD_DELETE),
-        NAME("incr", PROTO_CMD_INCR),
-        NAME("decr", PROTO_CMD_DECR),
-        NAME("touch", PROTO_CMD_TOUCH),
-        NAME("gat", PROTO_CMD_GAT),
-        NAME("gats", PROTO_CMD_GATS),
-        NAME("add", PROTO_CMD_ADD),
-        NAME("replace", PROTO_CMD_REPLACE),
-        NAME("append", PROTO_CMD_APPEND),
-        NAME("prepend", PROTO_CMD_PREPEND),
-        NAME("cas", PROTO_CMD_CAS),
-        NAME("bget", PROTO_CMD_GET),
-        NAME("version", PROTO_CMD_VERSION),
-        NAME("quit", PROTO_CMD_QUIT),
-        NAME("stats", PROTO_CMD_STATS),
-        NAME("flush_all", PROTO_CMD_FLUSH_ALL),
-        NAME("verbosity", PROTO_CMD_VERBOSITY),
-        NAME("shutdown", PROTO_CMD_SHUTDOWN),
-        NAME("cache_memlimit", PROTO_CMD_CACHE_MEMLIMIT),
-        NAME("lru_crawler", PROTO_CMD_LRU_CRAWLER),
-        NAME("slabs", PROTO_CMD_SLABS),
-        NAME("lru", PROTO_CMD_LRU),
-        NAME("watch", PROTO_CMD_WATCH),
-        NAME("refresh_certs", PROTO_CMD_REFRESH_CERTS),
-        NAME("extstore", PROTO_CMD_EXTSTORE),
-#undef NAME
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (t->n == names[i].n && t->p[0] == names[i].name[0] && memcmp(t->p, names[i].name, t->n) == 0)
-            return names[i].cmd;
-    return PROTO_CMD_NONE;
+#define IS(lit) (memcmp(t->p, lit, sizeof(lit) - 1) == 0)
+    switch (t->n) {
+    case 2:
+        return t->p[0] == 'm' ? lookup_meta(t) : PROTO_CMD_NONE;
+    case 3:
+        return IS("get") ? PROTO_CMD_GET
+             : IS("set") ? PROTO_CMD_SET
+             : IS("gat") ? PROTO_CMD_GAT
+             : IS("add") ? PROTO_CMD_ADD
+             : IS("cas") ? PROTO_CMD_CAS
+             : IS("lru") ? PROTO_CMD_LRU
+                         : PROTO_CMD_NONE;
+    case 4:
+        return IS("gets") ? PROTO_CMD_GETS
+             : IS("incr") ? PROTO_CMD_INCR
+             : IS("decr") ? PROTO_CMD_DECR
+             : IS("gats") ? PROTO_CMD_GATS
+             : IS("bget") ? PROTO_CMD_GET
+             : IS("quit") ? PROTO_CMD_QUIT
+                          : PROTO_CMD_NONE;
+    case 5:
+        return IS("touch") ? PROTO_CMD_TOUCH
+             : IS("stats") ? PROTO_CMD_STATS
+             : IS("slabs") ? PROTO_CMD_SLABS
+             : IS("watch") ? PROTO_CMD_WATCH
+                           : PROTO_CMD_NONE;
+    case 6:
+        return IS("delete") ? PROTO_CMD_DELETE
+             : IS("append") ? PROTO_CMD_APPEND
+                            : PROTO_CMD_NONE;
+    case 7:
+        return IS("replace") ? PROTO_CMD_REPLACE
+             : IS("prepend") ? PROTO_CMD_PREPEND
+             : IS("version") ? PROTO_CMD_VERSION
+                             : PROTO_CMD_NONE;
+    case 8:
+        return IS("shutdown") ? PROTO_CMD_SHUTDOWN
+             : IS("extstore") ? PROTO_CMD_EXTSTORE
+                              : PROTO_CMD_NONE;
+    case 9:
+        return IS("flush_all") ? PROTO_CMD_FLUSH_ALL
+             : IS("verbosity") ? PROTO_CMD_VERBOSITY
+                               : PROTO_CMD_NONE;
+    case 11:
+        return IS("lru_crawler") ? PROTO_CMD_LRU_CRAWLER : PROTO_CMD_NONE;
+    case 13:
+        return IS("refresh_certs") ? PROTO_CMD_REFRESH_CERTS : PROTO_CMD_NONE;
+    case 14:
+        return IS("cache_memlimit") ? PROTO_CMD_CACHE_MEMLIMIT : PROTO_CMD_NONE;
+    default:
+        return PROTO_CMD_NONE;
+    }
+#undef IS
 }
 
 /* An unknown command: memcached answers ERROR inside its first-letter
@@ -462,16 +491,21 @@ static enum proto_status unknown_command(struct proto_req *req)
     return fail(req, ERR_ERROR);
 }
 
-static enum proto_status dispatch(struct proto_req *req, const struct line *ln)
+static enum proto_status dispatch(struct proto_req *req, struct line *ln)
 {
     switch (req->cmd) {
-    case PROTO_CMD_NONE:
-        return unknown_command(req);
     case PROTO_CMD_GET:
     case PROTO_CMD_GETS:
     case PROTO_CMD_GAT:
     case PROTO_CMD_GATS:
         return parse_retrieval(req, ln);
+    default:
+        break;
+    }
+    tokenize(req, ln, TOKEN_CAP);
+    switch (req->cmd) {
+    case PROTO_CMD_NONE:
+        return unknown_command(req);
     case PROTO_CMD_SET:
     case PROTO_CMD_ADD:
     case PROTO_CMD_REPLACE:
@@ -510,10 +544,10 @@ enum proto_status proto_text_parse(const char *buf, size_t len, struct proto_req
     req->nread = (size_t)(nl - buf) + 1;
 
     /* memcached strips the '\r' only when the line has another byte */
-    struct line ln = {.end = nl};
+    struct line ln = {.end = nl, .rest = buf};
     if (nl - buf > 1 && nl[-1] == '\r')
         ln.end--;
-    tokenize(req, buf, &ln);
+    tokenize(req, &ln, 1);
 
     if (req->ntokens == 0 || req->tokens[0].n < 2)
         return fail(req, ERR_ERROR);

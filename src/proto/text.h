@@ -136,7 +136,8 @@ struct proto_req {
     /* The tokens of the line, for admin commands: at most PROTO_MAX_TOKENS - 1,
      * as memcached keeps one slot of its 24 for the rest of the line, so a
      * longer line shows its first 23 tokens. ntokens counts real tokens, so
-     * memcached's own `ntokens` is req->ntokens + 1. */
+     * memcached's own `ntokens` is req->ntokens + 1. get/gets/gat/gats only
+     * fill the tokens up to their first key (use req->keys). */
     struct proto_token tokens[PROTO_MAX_TOKENS];
     size_t ntokens;
 
