@@ -80,7 +80,7 @@ static enum store_status arith_vivify(struct store *s, struct shard *sh, uint64_
         return STORE_NO_MEMORY;
     memcpy(item_value(it), buf, len);
     it->exptime = a->vivify_exptime;
-    it->atime = now;
+    item_atime_set(it, now);
     it->version = hlc_now();
     struct store_item *old = htab_find(&sh->tab, h, key, nkey, NULL); /* a tombstone */
     if (old != NULL) {
@@ -105,7 +105,7 @@ static enum store_status arith_write(struct store *s, struct shard *sh, uint64_t
         memcpy(val, buf, len);
         memset(val + len, ' ', it->nvalue - len);
         it->version = hlc_now();
-        it->atime = now;
+        item_atime_set(it, now);
         *out = it;
         return STORE_OK;
     }
@@ -115,7 +115,7 @@ static enum store_status arith_write(struct store *s, struct shard *sh, uint64_t
         return STORE_NO_MEMORY;
     memcpy(item_value(nw), buf, len);
     nw->exptime = it->exptime;
-    nw->atime = now;
+    item_atime_set(nw, now);
     nw->version = hlc_now();
     item_set(nw, item_flags(it) & (ITEM_BINARY_KEY | ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT));
     store_replace_locked(s, sh, h, it, nw);

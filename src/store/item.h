@@ -32,9 +32,11 @@
  * is freed (under the class lock again), so an evictor holding the class
  * lock may read them freely. Everything else belongs to the shard lock of
  * the item's key while it is linked, or to the thread that allocated it
- * while it is not. iflags is the one field touched from both sides (the
- * clock hand reads LINKED and clears REFERENCED without the shard lock), so
- * it is only ever accessed through the atomic helpers below.
+ * while it is not. iflags and atime are touched from both sides (the clock
+ * hand reads LINKED, clears REFERENCED and reads atime without the shard
+ * lock), so they are only accessed through the atomic helpers below;
+ * setting LINKED is a release and reading iflags an acquire, so a hand that
+ * sees LINKED also sees the item that was linked.
  */
 #ifndef TANDEM_STORE_ITEM_H
 #define TANDEM_STORE_ITEM_H
@@ -81,7 +83,7 @@ struct large_hdr {
 
 static inline unsigned item_flags(const struct store_item *it)
 {
-    return __atomic_load_n(&it->iflags, __ATOMIC_RELAXED);
+    return __atomic_load_n(&it->iflags, __ATOMIC_ACQUIRE);
 }
 
 static inline bool item_has(const struct store_item *it, unsigned f)
@@ -91,7 +93,7 @@ static inline bool item_has(const struct store_item *it, unsigned f)
 
 static inline void item_set(struct store_item *it, unsigned f)
 {
-    __atomic_fetch_or(&it->iflags, (uint16_t)f, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&it->iflags, (uint16_t)f, __ATOMIC_RELEASE);
 }
 
 static inline void item_clear(struct store_item *it, unsigned f)
@@ -101,7 +103,18 @@ static inline void item_clear(struct store_item *it, unsigned f)
 
 static inline void item_store_flags(struct store_item *it, unsigned f)
 {
-    __atomic_store_n(&it->iflags, (uint16_t)f, __ATOMIC_RELAXED);
+    __atomic_store_n(&it->iflags, (uint16_t)f, __ATOMIC_RELEASE);
+}
+
+/* atime is read by the clock hand and stats without the shard lock. */
+static inline uint32_t item_atime(const struct store_item *it)
+{
+    return __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
+}
+
+static inline void item_atime_set(struct store_item *it, uint32_t now)
+{
+    __atomic_store_n(&it->atime, now, __ATOMIC_RELAXED);
 }
 
 /* Bytes an item needs: header, optional client flags, key and value. */

@@ -33,7 +33,7 @@ static enum store_status record_item(struct store *s, const struct store_record 
     if (nvalue > 0)
         memcpy(item_value(it), r->value, nvalue);
     it->version = r->version;
-    it->atime = now;
+    item_atime_set(it, now);
     if (r->tombstone) {
         item_set(it, ITEM_TOMBSTONE);
         it->exptime = now + s->cfg.tombstone_ttl;

@@ -240,7 +240,7 @@ static enum victim victim_take(struct store *s, struct slab_class *c, struct sto
             c->evicted_unfetched++;
         if (fl & ITEM_REFERENCED)
             c->evicted_active++;
-        c->evicted_time = now >= it->atime ? now - it->atime : 0;
+        c->evicted_time = now >= item_atime(it) ? now - item_atime(it) : 0;
     }
     store_unlink_locked(s, sh, h, it);
     pthread_mutex_unlock(&sh->lock);
@@ -310,7 +310,7 @@ static uint32_t hand_age(const struct slab_class *c, uint32_t now)
     for (uint32_t i = c->hand_chunk, k = 0; k < 64 && i < page_limit(c, p); i++, k++) {
         const struct store_item *it = chunk_at(c, p, i);
         if (item_has(it, ITEM_LINKED)) {
-            uint32_t at = __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
+            uint32_t at = item_atime(it);
             return now > at ? now - at : 0;
         }
     }
@@ -514,7 +514,7 @@ static void item_init(struct store_item *it, uint8_t clsid, const char *key, siz
     it->next = NULL;
     it->version = 0;
     it->exptime = 0;
-    it->atime = 0;
+    item_atime_set(it, 0);
     it->nvalue = nvalue;
     it->nkey = (uint8_t)nkey;
     it->clsid = clsid;
@@ -689,7 +689,7 @@ bool slab_class_stats(struct store *s, unsigned id, struct store_class_stats *o)
         o->chunks_per_page = 1;
         o->total_pages = o->total_chunks = o->used_chunks = c->large_count;
         if (c->ring != NULL) {
-            uint32_t at = large_hdr_item(c->ring)->atime;
+            uint32_t at = item_atime(large_hdr_item(c->ring));
             o->age = now > at ? now - at : 0;
         }
     } else {

@@ -202,7 +202,7 @@ void store_view_fill(struct store *s, struct store_item *it, struct store_view *
         .nvalue = it->nvalue,
         .flags = item_client_flags(it),
         .exptime = it->exptime,
-        .atime = it->atime,
+        .atime = item_atime(it),
         .version = it->version,
         .size = slab_footprint(&s->slabs, it),
         .clsid = it->clsid,
@@ -213,11 +213,6 @@ void store_view_fill(struct store *s, struct store_item *it, struct store_view *
         .tombstone = (fl & ITEM_TOMBSTONE) != 0,
         .prev_exptime = it->exptime,
     };
-}
-
-static void atime_set(struct store_item *it, uint32_t now)
-{
-    __atomic_store_n(&it->atime, now, __ATOMIC_RELAXED);
 }
 
 /* --- reads ---------------------------------------------------------------- */
@@ -237,7 +232,7 @@ static struct store_item *vivify(struct store *s, struct shard *sh, uint64_t h, 
     if (slab_alloc(s, key, nkey, 0, 0, &it) != STORE_OK)
         return NULL;
     it->exptime = exptime;
-    it->atime = now;
+    item_atime_set(it, now);
     it->version = hlc_now();
     struct store_item *old = htab_find(&sh->tab, h, key, nkey, NULL); /* a tombstone */
     if (old != NULL) {
@@ -291,7 +286,7 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
     if (won)
         item_set(it, ITEM_WIN_SENT);
     if (!opt->no_bump && !created) {
-        atime_set(it, now);
+        item_atime_set(it, now);
         if ((fl & (ITEM_FETCHED | ITEM_REFERENCED)) != (ITEM_FETCHED | ITEM_REFERENCED))
             item_set(it, ITEM_FETCHED | ITEM_REFERENCED);
     }
@@ -430,7 +425,7 @@ enum store_status store_item_link(struct store *s, struct store_item *it,
     struct store_item *nw = link_decide(s, &c, w, &st);
     if (nw != NULL) {
         nw->version = hlc_now();
-        nw->atime = now;
+        item_atime_set(nw, now);
         if (w->binary_key)
             item_set(nw, ITEM_BINARY_KEY);
         if (c.old != NULL)
@@ -460,7 +455,7 @@ static struct store_item *entomb(struct store *s, struct shard *sh, uint64_t h,
         item_set(t, ITEM_TOMBSTONE | (item_flags(old) & ITEM_BINARY_KEY));
         t->version = hlc_now();
         t->exptime = now + s->cfg.tombstone_ttl;
-        t->atime = now;
+        item_atime_set(t, now);
         store_replace_locked(s, sh, h, old, t);
         return old;
     }

@@ -286,7 +286,7 @@ static void *worker_main(void *arg)
 
 struct bg {
     struct store *s;
-    volatile bool stop;
+    _Atomic bool stop;
 };
 
 static void *background_main(void *arg)
