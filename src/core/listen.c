@@ -64,7 +64,7 @@ static void format_addr(const struct sockaddr *sa, const char *proto, char *out,
         port = ntohs(in6->sin6_port);
         snprintf(out, n, "%s:[%s]:%d", proto, host, port);
     } else {
-        snprintf(out, n, "unix:%s", ((const struct sockaddr_un *)sa)->sun_path);
+        snprintf(out, n, "unix:%.*s", (int)(n > 6 ? n - 6 : 0), ((const struct sockaddr_un *)sa)->sun_path);
     }
 }
 
@@ -286,6 +286,20 @@ bool listen_start(struct event_base *base, const struct listen_config *cfg, stru
     } while (ok && item && (item = strtok_r(NULL, ",", &save)) != NULL);
     free(list);
     return ok;
+}
+
+void listen_each(void (*fn)(int fd, const char *local, bool udp, void *arg), void *arg)
+{
+    for (int i = 0; i < L.n; i++)
+        fn(L.l[i].fd, L.l[i].local, L.l[i].kind == CONN_UDP, arg);
+}
+
+int listen_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < L.n; i++)
+        n += L.l[i].kind != CONN_UDP;
+    return n;
 }
 
 int listen_tcp_port(void) { return L.tcp_port; }

@@ -39,6 +39,13 @@ int listen_tcp_port(void);
 /* Is the server accepting connections right now? (stats accepting_conns) */
 bool listen_accepting(void);
 
+/* Call fn(fd, local_addr, is_udp, arg) for each listening socket (main or
+ * worker thread; the list does not change after start). */
+void listen_each(void (*fn)(int fd, const char *local, bool udp, void *arg), void *arg);
+
+/* How many TCP/UNIX listeners are open (memcached counts them as connections). */
+int listen_count(void);
+
 /* Stop accepting and close the listening sockets (UDP sockets are closed
  * with their workers). */
 void listen_stop(void);

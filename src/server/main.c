@@ -1,8 +1,295 @@
-/* tandemd entry point (placeholder while the server lands). */
+/*
+ * tandemd: start-up and shut-down.
+ *
+ * Order matters and follows memcached: parse options, refuse root without
+ * -u, raise the descriptor limit, daemonize, create the store, bind the
+ * listeners (while still privileged), drop privileges, then start the
+ * workers. The main thread keeps the clock, accepts connections and handles
+ * signals; a maintenance thread grows the hash table and sweeps expired
+ * items in small steps so clients never wait for either.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void)
+#include "core/clock.h"
+#include "core/hlc.h"
+#include "core/listen.h"
+#include "core/log.h"
+#include "server/auth.h"
+#include "server/server.h"
+#include "server/settings.h"
+#include "store/store.h"
+
+#define MAINT_IDLE_NS (100 * 1000 * 1000)
+
+struct maint {
+    pthread_t tid;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    struct store *store;
+};
+
+static void *maint_main(void *arg)
 {
-    fprintf(stderr, "tandemd: not built yet\n");
-    return 1;
+    struct maint *m = arg;
+    pthread_setname_np(pthread_self(), "tandem-maint");
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop) {
+        pthread_mutex_unlock(&m->lock);
+        bool more = store_maintain(m->store);
+        pthread_mutex_lock(&m->lock);
+        if (more || m->stop)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += MAINT_IDLE_NS;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    clock_tick();
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct server *srv = arg;
+    log_info("Signal handled: %s.", sig == SIGUSR1 ? "User defined signal 1" : strsignal(sig));
+    event_base_loopbreak(srv->main_base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct server *srv = arg;
+    char err[256];
+    if (srv->settings->auth_file && !auth_load(srv->settings->auth_file, err, sizeof(err)))
+        log_error("%s", err);
+}
+
+/* memcached raises the descriptor limit to fit -c; we only ever raise it. */
+static bool raise_fd_limit(unsigned maxconns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "failed to getrlimit number of files\n");
+        return false;
+    }
+    rlim_t want = (rlim_t)maxconns + 64;
+    if (rl.rlim_cur >= want)
+        return true;
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "failed to set rlimit for open files. Try starting as root or "
+                        "requesting smaller maxconns value.\n");
+        return false;
+    }
+    return true;
+}
+
+static bool drop_privileges(const char *user)
+{
+    if (getuid() != 0 && geteuid() != 0)
+        return true;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "can't find the user %s to switch to\n", user);
+        return false;
+    }
+    if (setgroups(0, NULL) < 0 && errno != EPERM) {
+        fprintf(stderr, "failed to drop supplementary groups\n");
+        return false;
+    }
+    if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        fprintf(stderr, "failed to assume identity of user %s\n", user);
+        return false;
+    }
+    return true;
+}
+
+static bool write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "Could not open the pid file %s for writing: %s\n", path, strerror(errno));
+        return false;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0;
+}
+
+static struct store *make_store(const struct settings *st)
+{
+    struct store_config sc = {
+        .mem_limit = st->maxbytes,
+        .item_size_max = st->item_size_max,
+        .evict = st->evict_to_free,
+        .use_cas = st->use_cas,
+        .hashpower = st->hashpower_init ? st->hashpower_init : 16,
+        .hash_expand = true,
+        .growth_factor = st->factor,
+        .chunk_min = st->chunk_size,
+        .tombstone_ttl = 0,
+    };
+    const char *err = NULL;
+    struct store *s = store_create(&sc, &err);
+    if (!s)
+        fprintf(stderr, "failed to create the cache: %s\n", err ? err : "out of memory");
+    return s;
+}
+
+static bool start_workers(struct server *srv)
+{
+    srv->workers = workers_create(srv->nworkers);
+    srv->tstats = calloc((size_t)srv->nworkers, sizeof(*srv->tstats));
+    struct thread_ctx *ctx = srv->ctx = calloc((size_t)srv->nworkers, sizeof(*ctx));
+    if (!srv->workers || !srv->tstats || !ctx)
+        return false;
+    for (int i = 0; i < srv->nworkers; i++) {
+        srv->tstats[i] = calloc(1, sizeof(struct tstats));
+        if (!srv->tstats[i])
+            return false;
+        ctx[i] = (struct thread_ctx){srv, srv->tstats[i]};
+        srv->workers[i].ctx = &ctx[i];
+    }
+    return true;
+}
+
+static void free_workers_ctx(struct server *srv)
+{
+    if (srv->tstats)
+        for (int i = 0; i < srv->nworkers; i++)
+            free(srv->tstats[i]);
+    free(srv->tstats);
+    free(srv->ctx);
+}
+
+int main(int argc, char **argv)
+{
+    static struct settings st; /* process-wide, set up before any thread starts */
+    char err[512] = "";
+    settings_init(&st);
+    int rc = settings_parse_args(&st, argc, argv, err, sizeof(err));
+    if (rc > 0)
+        return EXIT_SUCCESS;
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
+        return st.exit_code ? st.exit_code : EX_USAGE;
+    }
+    log_set_level(st.verbose);
+    if (settings_check_user(&st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return EX_USAGE;
+    }
+    if (!raise_fd_limit(st.maxconns))
+        return EX_OSERR;
+    if (st.auth_file && !auth_load(st.auth_file, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (st.daemonize && daemon(0, st.verbose > 0) != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize\n");
+        return EXIT_FAILURE;
+    }
+
+    clock_tick();
+    hlc_set_node((uint16_t)st.node_id);
+    evthread_use_pthreads();
+
+    struct server srv = {.settings = &st, .nworkers = st.num_threads, .started = clock_started()};
+    srv.reserved_fds = 4 + 4 * (unsigned)st.num_threads;
+    srv.store = make_store(&st);
+    srv.main_base = event_base_new();
+    if (!srv.store || !srv.main_base || !start_workers(&srv)) {
+        fprintf(stderr, "failed to initialise the server\n");
+        return EXIT_FAILURE;
+    }
+
+    struct listen_config lc = {
+        .addrs = st.inter,
+        .port = st.port,
+        .udp_port = st.udpport,
+        .unix_path = st.socketpath,
+        .unix_mask = st.access,
+        .backlog = st.backlog,
+        .maxconns = (unsigned)st.maxconns,
+        .reserved_fds = srv.reserved_fds,
+    };
+    if (!listen_start(srv.main_base, &lc, srv.workers, srv.nworkers, &session_handler, err,
+                      sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_OSERR;
+    }
+    if (st.username && st.username[0] && !drop_privileges(st.username))
+        return EX_OSERR;
+    if (st.pid_file && !write_pidfile(st.pid_file))
+        return EXIT_FAILURE;
+
+    struct maint maint = {.store = srv.store};
+    pthread_mutex_init(&maint.lock, NULL);
+    pthread_cond_init(&maint.wake, NULL);
+    if (!workers_start(srv.workers, srv.nworkers) ||
+        pthread_create(&maint.tid, NULL, maint_main, &maint) != 0) {
+        fprintf(stderr, "failed to start threads\n");
+        return EXIT_FAILURE;
+    }
+
+    struct event *tick = event_new(srv.main_base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval tv = {0, 100000};
+    event_add(tick, &tv);
+    int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+    struct event *sev[4];
+    for (int i = 0; i < 3; i++) {
+        sev[i] = evsignal_new(srv.main_base, sigs[i], on_stop_signal, &srv);
+        event_add(sev[i], NULL);
+    }
+    sev[3] = evsignal_new(srv.main_base, SIGHUP, on_hup, &srv);
+    event_add(sev[3], NULL);
+
+    event_base_dispatch(srv.main_base);
+
+    /* shut down: stop accepting, stop clients, stop housekeeping, free */
+    listen_stop();
+    workers_stop(srv.workers, srv.nworkers);
+    pthread_mutex_lock(&maint.lock);
+    maint.stop = true;
+    pthread_cond_signal(&maint.wake);
+    pthread_mutex_unlock(&maint.lock);
+    pthread_join(maint.tid, NULL);
+    for (int i = 0; i < 4; i++)
+        event_free(sev[i]);
+    event_free(tick);
+    event_base_free(srv.main_base);
+    free_workers_ctx(&srv);
+    store_destroy(srv.store);
+    auth_free();
+    if (st.pid_file)
+        unlink(st.pid_file);
+    settings_free(&st);
+    return EXIT_SUCCESS;
 }

@@ -1,0 +1,38 @@
+/*
+ * cmd: the command functions shared between the session and the protocol
+ * front ends (text, meta, binary, admin).
+ */
+#ifndef TANDEM_SERVER_CMD_H
+#define TANDEM_SERVER_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/conn.h"
+#include "proto/text.h"
+#include "server/server.h"
+
+struct session;
+
+/* Reserve an item and start reading its value, or reply why not and skip
+ * `nbytes + trailer` bytes. See cmd_text.c. */
+bool cmd_begin_store(struct conn *c, struct session *s, const char *key, size_t nkey,
+                     uint32_t flags, uint32_t exptime, uint32_t nbytes, bool is_set,
+                     bool noreply, uint64_t trailer);
+
+/* Meta commands (mg ms md ma mn me). */
+enum conn_action cmd_meta_run(struct conn *c, struct session *s, struct proto_req *req);
+
+/* Admin commands: flush_all, version, verbosity, shutdown, stats, ... */
+enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_req *req);
+
+/* `stats detail`: per key-prefix counters, on only when enabled. */
+enum cmd_detail_op { CMD_DETAIL_GET, CMD_DETAIL_SET, CMD_DETAIL_DELETE };
+void cmd_detail_record(struct server *srv, const char *key, size_t nkey, enum cmd_detail_op op,
+                       bool hit);
+
+/* Append the `stats detail dump` body (PREFIX lines and END). */
+void cmd_detail_dump(struct server *srv, struct buf *out);
+
+#endif

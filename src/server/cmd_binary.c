@@ -1,0 +1,374 @@
+/*
+ * cmd_binary: memcached's binary protocol on top of the same store calls as
+ * the text commands.
+ *
+ * Quiet opcodes suppress the success reply (and a get miss); errors are
+ * always sent. `stat` reuses the text stats writer and re-frames each
+ * "STAT name value" line as one binary response, so both protocols always
+ * report the same numbers.
+ */
+#include <string.h>
+
+#include "core/clock.h"
+#include "server/cmd.h"
+#include "server/session.h"
+#include "server/settings.h"
+#include "server/stats.h"
+
+#define NO_AUTOCREATE 0xffffffffu
+
+static void put_be32(struct buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    buf_append(b, x, 4);
+}
+
+static void put_be64(struct buf *b, uint64_t v)
+{
+    put_be32(b, (uint32_t)(v >> 32));
+    put_be32(b, (uint32_t)v);
+}
+
+static void ok_empty(struct conn *c, const struct proto_bin_req *r, uint64_t cas)
+{
+    if (!r->quiet)
+        proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, 0, cas);
+}
+
+static void error(struct conn *c, const struct proto_bin_req *r, uint16_t status)
+{
+    proto_bin_error(&c->wbuf, r, status);
+}
+
+/* --- get / gat / touch -------------------------------------------------- */
+
+struct bget {
+    struct conn *c;
+    const struct proto_bin_req *r;
+    bool with_key;
+    bool with_value;
+    uint8_t clsid;
+};
+
+static void write_hit(void *arg, const struct store_view *v)
+{
+    struct bget *g = arg;
+    struct buf *b = &g->c->wbuf;
+    uint16_t klen = g->with_key ? v->nkey : 0;
+    uint32_t vlen = g->with_value ? v->nvalue : 0;
+    g->clsid = v->clsid;
+    proto_bin_header(b, g->r, PROTO_BIN_OK, 4, klen, 4u + klen + vlen,
+                     server_cas(conn_thread(g->c)->srv, v->version));
+    put_be32(b, v->flags);
+    buf_append(b, v->key, klen);
+    buf_append(b, v->value, vlen);
+}
+
+static void do_get(struct conn *c, const struct proto_bin_req *r)
+{
+    struct thread_ctx *t = conn_thread(c);
+    uint8_t op = r->opcode;
+    bool touch = op == PROTO_BIN_TOUCH || op == PROTO_BIN_GAT || op == PROTO_BIN_GATQ ||
+                 op == PROTO_BIN_GATK || op == PROTO_BIN_GATKQ;
+    bool with_key = op == PROTO_BIN_GETK || op == PROTO_BIN_GETKQ || op == PROTO_BIN_GATK ||
+                    op == PROTO_BIN_GATKQ;
+    struct store_fetch opt = {.touch = touch};
+    if (touch)
+        opt.exptime = server_exptime((int32_t)r->exptime);
+    struct bget g = {c, r, with_key, op != PROTO_BIN_TOUCH, 0};
+    bool hit = store_fetch(t->srv->store, r->key, r->keylen, &opt, write_hit, &g) == STORE_OK;
+    if (touch) {
+        TSTAT_INC(t->stats, touch_cmds);
+        if (hit)
+            TSTAT_INC(t->stats, cls[g.clsid].touch_hits);
+        else
+            TSTAT_INC(t->stats, touch_misses);
+    } else {
+        TSTAT_INC(t->stats, get_cmds);
+        if (hit)
+            TSTAT_INC(t->stats, cls[g.clsid].get_hits);
+        else
+            TSTAT_INC(t->stats, get_misses);
+    }
+    if (hit || r->quiet)
+        return;
+    if (with_key) {
+        proto_bin_header(&c->wbuf, r, PROTO_BIN_KEY_ENOENT, 0, r->keylen, r->keylen, 0);
+        buf_append(&c->wbuf, r->key, r->keylen);
+    } else {
+        error(c, r, PROTO_BIN_KEY_ENOENT);
+    }
+}
+
+/* --- storage ------------------------------------------------------------- */
+
+static enum store_mode bin_mode(uint8_t op, uint64_t cas)
+{
+    switch (op) {
+    case PROTO_BIN_APPEND:
+    case PROTO_BIN_APPENDQ: return STORE_APPEND;
+    case PROTO_BIN_PREPEND:
+    case PROTO_BIN_PREPENDQ: return STORE_PREPEND;
+    case PROTO_BIN_ADD:
+    case PROTO_BIN_ADDQ: return cas ? STORE_CAS : STORE_ADD;
+    case PROTO_BIN_REPLACE:
+    case PROTO_BIN_REPLACEQ: return cas ? STORE_CAS : STORE_REPLACE;
+    default: return cas ? STORE_CAS : STORE_SET;
+    }
+}
+
+static void begin_store(struct conn *c, struct session *s, const struct proto_bin_req *r)
+{
+    struct thread_ctx *t = conn_thread(c);
+    bool is_append = r->opcode == PROTO_BIN_APPEND || r->opcode == PROTO_BIN_APPENDQ ||
+                     r->opcode == PROTO_BIN_PREPEND || r->opcode == PROTO_BIN_PREPENDQ;
+    uint32_t flags = is_append ? 0 : r->flags;
+    uint32_t exptime = is_append ? 0 : server_exptime((int32_t)r->exptime);
+    struct store_item *it;
+    enum store_status st =
+        store_item_alloc(t->srv->store, r->key, r->keylen, flags, exptime, r->value_len, &it);
+    if (st != STORE_OK) {
+        if (st == STORE_TOO_LARGE) {
+            TSTAT_INC(t->stats, store_too_large);
+            error(c, r, PROTO_BIN_E2BIG);
+        } else {
+            TSTAT_INC(t->stats, store_no_memory);
+            error(c, r, PROTO_BIN_ENOMEM);
+        }
+        session_swallow(s, r->value_len);
+        if (r->opcode == PROTO_BIN_SET || r->opcode == PROTO_BIN_SETQ)
+            store_delete(t->srv->store, r->key, r->keylen, NULL);
+        return;
+    }
+    s->p.kind = PEND_BINARY;
+    s->p.breq = *r;
+    s->p.breq.key = NULL; /* points into rbuf, which may move; the item has the key */
+    s->p.w = (struct store_write){.mode = bin_mode(r->opcode, r->cas), .cas = r->cas};
+    session_read_value(c, s, it, r->value_len);
+}
+
+void cmd_binary_store(struct conn *c, struct session *s)
+{
+    struct thread_ctx *t = conn_thread(c);
+    const struct proto_bin_req *r = &s->p.breq;
+    struct store_item *it = s->item;
+    s->item = NULL;
+    TSTAT_INC(t->stats, set_cmds);
+    uint64_t version = 0;
+    enum store_status st = store_item_link(t->srv->store, it, &s->p.w, &version);
+    bool is_cas = s->p.w.mode == STORE_CAS;
+    switch (st) {
+    case STORE_OK:
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_hits);
+        ok_empty(c, r, server_cas(t->srv, version));
+        break;
+    case STORE_EXISTS:
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_badval);
+        error(c, r, PROTO_BIN_KEY_EEXISTS);
+        break;
+    case STORE_NOT_FOUND:
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_misses);
+        error(c, r, PROTO_BIN_KEY_ENOENT);
+        break;
+    case STORE_NOT_STORED:
+        /* memcached maps these to the more specific codes */
+        if (s->p.w.mode == STORE_ADD)
+            error(c, r, PROTO_BIN_KEY_EEXISTS);
+        else if (s->p.w.mode == STORE_REPLACE)
+            error(c, r, PROTO_BIN_KEY_ENOENT);
+        else
+            error(c, r, PROTO_BIN_NOT_STORED);
+        break;
+    case STORE_NO_MEMORY:
+        TSTAT_INC(t->stats, store_no_memory);
+        error(c, r, PROTO_BIN_ENOMEM);
+        break;
+    default:
+        error(c, r, PROTO_BIN_NOT_STORED);
+        break;
+    }
+}
+
+/* --- delete, arithmetic, misc --------------------------------------------- */
+
+static void do_delete(struct conn *c, const struct proto_bin_req *r)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_delete d = {.cas = r->cas};
+    enum store_status st = store_delete(t->srv->store, r->key, r->keylen, &d);
+    if (st == STORE_OK) {
+        TSTAT_INC(t->stats, delete_hits);
+        ok_empty(c, r, 0);
+    } else if (st == STORE_EXISTS) {
+        error(c, r, PROTO_BIN_KEY_EEXISTS);
+    } else {
+        TSTAT_INC(t->stats, delete_misses);
+        error(c, r, PROTO_BIN_KEY_ENOENT);
+    }
+}
+
+struct arith_out {
+    uint64_t version;
+    uint8_t clsid;
+};
+
+static void note_arith(void *arg, const struct store_view *v)
+{
+    struct arith_out *o = arg;
+    o->version = v->version;
+    o->clsid = v->clsid;
+}
+
+static void do_arith(struct conn *c, const struct proto_bin_req *r)
+{
+    struct thread_ctx *t = conn_thread(c);
+    bool incr = r->opcode == PROTO_BIN_INCREMENT || r->opcode == PROTO_BIN_INCREMENTQ;
+    struct store_arith a = {
+        .incr = incr,
+        .delta = r->delta,
+        .cas = r->cas,
+        .vivify = r->exptime != NO_AUTOCREATE,
+        .initial = r->initial,
+        .vivify_exptime = r->exptime != NO_AUTOCREATE ? server_exptime((int32_t)r->exptime) : 0,
+    };
+    uint64_t value = 0;
+    struct arith_out o = {0};
+    enum store_status st =
+        store_arith(t->srv->store, r->key, r->keylen, &a, &value, note_arith, &o);
+    switch (st) {
+    case STORE_OK:
+        if (incr)
+            TSTAT_INC(t->stats, cls[o.clsid].incr_hits);
+        else
+            TSTAT_INC(t->stats, cls[o.clsid].decr_hits);
+        if (!r->quiet) {
+            proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, 8, server_cas(t->srv, o.version));
+            put_be64(&c->wbuf, value);
+        }
+        break;
+    case STORE_NOT_FOUND:
+        if (incr)
+            TSTAT_INC(t->stats, incr_misses);
+        else
+            TSTAT_INC(t->stats, decr_misses);
+        error(c, r, PROTO_BIN_KEY_ENOENT);
+        break;
+    case STORE_EXISTS: error(c, r, PROTO_BIN_KEY_EEXISTS); break;
+    case STORE_NON_NUMERIC: error(c, r, PROTO_BIN_DELTA_BADVAL); break;
+    default: error(c, r, PROTO_BIN_ENOMEM); break;
+    }
+}
+
+/* Re-frame "STAT name value\r\n" lines from the text writer as binary. */
+static void do_stat(struct conn *c, struct session *s, const struct proto_bin_req *r)
+{
+    struct proto_req req = {.cmd = PROTO_CMD_STATS};
+    req.tokens[0] = (struct proto_token){"stats", 5};
+    req.ntokens = 1;
+    if (r->keylen) {
+        req.tokens[1] = (struct proto_token){r->key, r->keylen};
+        req.ntokens = 2;
+    }
+    struct buf text = c->wbuf; /* borrow the text writer: swap buffers */
+    c->wbuf = (struct buf){0};
+    stats_run(c, s, &req);
+    struct buf lines = c->wbuf;
+    c->wbuf = text;
+    if (lines.oom) {
+        buf_free(&lines);
+        error(c, r, PROTO_BIN_ENOMEM);
+        return;
+    }
+    bool any = false;
+    for (size_t i = 0; i < lines.len;) {
+        char *eol = memchr(lines.data + i, '\n', lines.len - i);
+        size_t end = eol ? (size_t)(eol - lines.data) : lines.len;
+        size_t n = end - i - (end > i && lines.data[end - 1] == '\r');
+        const char *line = lines.data + i;
+        i = end + 1;
+        if (n > 5 && memcmp(line, "STAT ", 5) == 0) {
+            const char *name = line + 5;
+            const char *sp = memchr(name, ' ', n - 5);
+            size_t nn = sp ? (size_t)(sp - name) : n - 5;
+            size_t vn = sp ? n - 5 - nn - 1 : 0;
+            proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, (uint16_t)nn, (uint32_t)(nn + vn), 0);
+            buf_append(&c->wbuf, name, nn);
+            buf_append(&c->wbuf, sp ? sp + 1 : "", vn);
+            any = true;
+        } else if (n == 5 && memcmp(line, "RESET", 5) == 0) {
+            any = true;
+        } else if (!any && n > 0 && memcmp(line, "END", 3) != 0) {
+            buf_free(&lines);
+            error(c, r, PROTO_BIN_KEY_ENOENT); /* unknown stats group */
+            return;
+        }
+    }
+    buf_free(&lines);
+    proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, 0, 0);
+}
+
+static void do_flush(struct conn *c, const struct proto_bin_req *r)
+{
+    struct thread_ctx *t = conn_thread(c);
+    TSTAT_INC(t->stats, flush_cmds);
+    if (!t->srv->settings->flush_enabled) {
+        error(c, r, PROTO_BIN_AUTH_ERROR);
+        return;
+    }
+    int32_t delay = (int32_t)r->exptime;
+    store_flush(t->srv->store, delay > 0 ? server_exptime(delay) - 1 : 0);
+    ok_empty(c, r, 0);
+}
+
+enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *r)
+{
+    switch (r->opcode) {
+    case PROTO_BIN_GET:
+    case PROTO_BIN_GETQ:
+    case PROTO_BIN_GETK:
+    case PROTO_BIN_GETKQ:
+    case PROTO_BIN_TOUCH:
+    case PROTO_BIN_GAT:
+    case PROTO_BIN_GATQ:
+    case PROTO_BIN_GATK:
+    case PROTO_BIN_GATKQ: do_get(c, r); break;
+    case PROTO_BIN_SET:
+    case PROTO_BIN_SETQ:
+    case PROTO_BIN_ADD:
+    case PROTO_BIN_ADDQ:
+    case PROTO_BIN_REPLACE:
+    case PROTO_BIN_REPLACEQ:
+    case PROTO_BIN_APPEND:
+    case PROTO_BIN_APPENDQ:
+    case PROTO_BIN_PREPEND:
+    case PROTO_BIN_PREPENDQ: begin_store(c, s, r); return CONN_WAIT;
+    case PROTO_BIN_DELETE:
+    case PROTO_BIN_DELETEQ: do_delete(c, r); break;
+    case PROTO_BIN_INCREMENT:
+    case PROTO_BIN_INCREMENTQ:
+    case PROTO_BIN_DECREMENT:
+    case PROTO_BIN_DECREMENTQ: do_arith(c, r); break;
+    case PROTO_BIN_QUIT:
+        ok_empty(c, r, 0);
+        s->quit = true;
+        return CONN_CLOSE;
+    case PROTO_BIN_QUITQ: s->quit = true; return CONN_CLOSE;
+    case PROTO_BIN_FLUSH:
+    case PROTO_BIN_FLUSHQ: do_flush(c, r); break;
+    case PROTO_BIN_NOOP: ok_empty(c, r, 0); break;
+    case PROTO_BIN_VERSION:
+        proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, sizeof(TANDEM_MEMCACHED_VERSION) - 1, 0);
+        buf_puts(&c->wbuf, TANDEM_MEMCACHED_VERSION);
+        break;
+    case PROTO_BIN_STAT: do_stat(c, s, r); break;
+    case PROTO_BIN_VERBOSITY: ok_empty(c, r, 0); break;
+    default: error(c, r, PROTO_BIN_UNKNOWN_COMMAND); break;
+    }
+    /* any value bytes a non-storage opcode carried are not used */
+    session_swallow(s, r->value_len);
+    return CONN_WAIT;
+}

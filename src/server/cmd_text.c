@@ -1,0 +1,266 @@
+/*
+ * cmd_text: memcached's classic text commands, one function each.
+ *
+ * Each function turns a parsed request into a store call and writes the
+ * reply memcached 1.6.18 would write, byte for byte, counting the same
+ * statistics. Admin commands live in cmd_admin.c, meta commands in
+ * cmd_meta.c.
+ */
+#include <string.h>
+
+#include "core/clock.h"
+#include "server/cmd.h"
+#include "server/session.h"
+#include "server/settings.h"
+
+/* --- retrieval ---------------------------------------------------------- */
+
+struct get_ctx {
+    struct conn *c;
+    bool with_cas;
+    uint8_t clsid;
+};
+
+static void write_value(void *arg, const struct store_view *v)
+{
+    struct get_ctx *g = arg;
+    const struct server *srv = conn_thread(g->c)->srv;
+    g->clsid = v->clsid;
+    proto_text_value(&g->c->wbuf, v->key, v->nkey, v->flags, v->value, v->nvalue, g->with_cas,
+                     server_cas(srv, v->version));
+}
+
+static enum conn_action do_get(struct conn *c, struct proto_req *req, bool with_cas, bool touch)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_fetch opt = {.touch = touch};
+    if (touch)
+        opt.exptime = server_exptime(req->exptime);
+    size_t mark = c->wbuf.len;
+    struct get_ctx g = {.c = c, .with_cas = with_cas};
+    struct proto_token rest = req->keys, key;
+    while (proto_text_next_key(&rest, &key)) {
+        if (key.n > PROTO_KEY_MAX) {
+            /* memcached drops what this get had produced and sends only the error */
+            c->wbuf.len = mark;
+            session_reply(c, "CLIENT_ERROR bad command line format", false);
+            return CONN_WAIT;
+        }
+        bool hit = store_fetch(t->srv->store, key.p, key.n, &opt, write_value, &g) == STORE_OK;
+        if (touch) {
+            TSTAT_INC(t->stats, touch_cmds);
+            if (hit)
+                TSTAT_INC(t->stats, cls[g.clsid].touch_hits);
+            else
+                TSTAT_INC(t->stats, touch_misses);
+        } else {
+            TSTAT_INC(t->stats, get_cmds);
+            if (hit)
+                TSTAT_INC(t->stats, cls[g.clsid].get_hits);
+            else
+                TSTAT_INC(t->stats, get_misses);
+        }
+        cmd_detail_record(t->srv, key.p, key.n, CMD_DETAIL_GET, hit);
+    }
+    buf_append(&c->wbuf, "END\r\n", 5);
+    return CONN_WAIT;
+}
+
+/* --- storage -------------------------------------------------------------- */
+
+static enum store_mode text_mode(enum proto_cmd cmd)
+{
+    switch (cmd) {
+    case PROTO_CMD_ADD: return STORE_ADD;
+    case PROTO_CMD_REPLACE: return STORE_REPLACE;
+    case PROTO_CMD_APPEND: return STORE_APPEND;
+    case PROTO_CMD_PREPEND: return STORE_PREPEND;
+    case PROTO_CMD_CAS: return STORE_CAS;
+    default: return STORE_SET;
+    }
+}
+
+/* Reserve the item for a storage command, or answer why not and skip the
+ * data block. A failed `set` also removes the old value, as memcached does,
+ * so a client never reads stale data after an error. */
+bool cmd_begin_store(struct conn *c, struct session *s, const char *key, size_t nkey,
+                     uint32_t flags, uint32_t exptime, uint32_t nbytes, bool is_set,
+                     bool noreply, uint64_t trailer)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_item *it;
+    enum store_status st = store_item_alloc(t->srv->store, key, nkey, flags, exptime, nbytes, &it);
+    if (st == STORE_OK) {
+        memcpy(s->p.key, key, nkey);
+        s->p.nkey = nkey;
+        session_read_value(c, s, it, nbytes);
+        return true;
+    }
+    if (st == STORE_TOO_LARGE) {
+        TSTAT_INC(t->stats, store_too_large);
+        session_reply(c, "SERVER_ERROR object too large for cache", noreply);
+    } else {
+        TSTAT_INC(t->stats, store_no_memory);
+        session_reply(c, "SERVER_ERROR out of memory storing object", noreply);
+    }
+    session_swallow(s, (uint64_t)nbytes + trailer);
+    if (is_set)
+        store_delete(t->srv->store, key, nkey, NULL);
+    return false;
+}
+
+static enum conn_action do_store(struct conn *c, struct session *s, struct proto_req *req)
+{
+    s->p.kind = PEND_TEXT;
+    s->p.noreply = req->noreply;
+    s->p.req.cmd = req->cmd;
+    s->p.w = (struct store_write){.mode = text_mode(req->cmd), .cas = req->cas};
+    cmd_begin_store(c, s, req->key.p, req->key.n, req->flags, server_exptime(req->exptime),
+                    req->nbytes, req->cmd == PROTO_CMD_SET, req->noreply, 2);
+    return CONN_WAIT;
+}
+
+void cmd_text_store(struct conn *c, struct session *s, bool bad_chunk)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_item *it = s->item;
+    s->item = NULL;
+    TSTAT_INC(t->stats, set_cmds);
+    if (bad_chunk) {
+        store_item_free(t->srv->store, it);
+        session_reply(c, "CLIENT_ERROR bad data chunk", s->p.noreply);
+        return;
+    }
+    enum store_status st = store_item_link(t->srv->store, it, &s->p.w, NULL);
+    bool is_cas = s->p.w.mode == STORE_CAS;
+    const char *reply = "SERVER_ERROR Unhandled storage type.";
+    switch (st) {
+    case STORE_OK:
+        reply = "STORED";
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_hits);
+        break;
+    case STORE_EXISTS:
+        reply = "EXISTS";
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_badval);
+        break;
+    case STORE_NOT_FOUND:
+        reply = "NOT_FOUND";
+        if (is_cas)
+            TSTAT_INC(t->stats, cas_misses);
+        break;
+    case STORE_NOT_STORED:
+        reply = "NOT_STORED";
+        break;
+    case STORE_NO_MEMORY:
+        TSTAT_INC(t->stats, store_no_memory);
+        reply = "SERVER_ERROR out of memory storing object";
+        break;
+    default:
+        break;
+    }
+    cmd_detail_record(t->srv, s->p.key, s->p.nkey, CMD_DETAIL_SET, true);
+    session_reply(c, reply, s->p.noreply);
+}
+
+/* --- single-key commands -------------------------------------------------- */
+
+static enum conn_action do_delete(struct conn *c, struct proto_req *req)
+{
+    struct thread_ctx *t = conn_thread(c);
+    enum store_status st = store_delete(t->srv->store, req->key.p, req->key.n, NULL);
+    if (st == STORE_OK)
+        TSTAT_INC(t->stats, delete_hits);
+    else
+        TSTAT_INC(t->stats, delete_misses);
+    cmd_detail_record(t->srv, req->key.p, req->key.n, CMD_DETAIL_DELETE, st == STORE_OK);
+    session_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND", req->noreply);
+    return CONN_WAIT;
+}
+
+static void note_class(void *arg, const struct store_view *v) { *(uint8_t *)arg = v->clsid; }
+
+static enum conn_action do_arith(struct conn *c, struct proto_req *req, bool incr)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_arith a = {.incr = incr, .delta = req->delta};
+    uint64_t value = 0;
+    uint8_t clsid = 0;
+    enum store_status st =
+        store_arith(t->srv->store, req->key.p, req->key.n, &a, &value, note_class, &clsid);
+    switch (st) {
+    case STORE_OK: {
+        if (incr)
+            TSTAT_INC(t->stats, cls[clsid].incr_hits);
+        else
+            TSTAT_INC(t->stats, cls[clsid].decr_hits);
+        if (!req->noreply) {
+            buf_put_u64(&c->wbuf, value);
+            buf_append(&c->wbuf, "\r\n", 2);
+        }
+        break;
+    }
+    case STORE_NOT_FOUND:
+        if (incr)
+            TSTAT_INC(t->stats, incr_misses);
+        else
+            TSTAT_INC(t->stats, decr_misses);
+        session_reply(c, "NOT_FOUND", req->noreply);
+        break;
+    case STORE_NON_NUMERIC:
+        session_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value",
+                      req->noreply);
+        break;
+    default:
+        session_reply(c, "SERVER_ERROR out of memory", req->noreply);
+        break;
+    }
+    return CONN_WAIT;
+}
+
+static enum conn_action do_touch(struct conn *c, struct proto_req *req)
+{
+    struct thread_ctx *t = conn_thread(c);
+    struct store_fetch opt = {.touch = true, .exptime = server_exptime(req->exptime)};
+    uint8_t clsid = 0;
+    bool hit =
+        store_fetch(t->srv->store, req->key.p, req->key.n, &opt, note_class, &clsid) == STORE_OK;
+    TSTAT_INC(t->stats, touch_cmds);
+    if (hit)
+        TSTAT_INC(t->stats, cls[clsid].touch_hits);
+    else
+        TSTAT_INC(t->stats, touch_misses);
+    session_reply(c, hit ? "TOUCHED" : "NOT_FOUND", req->noreply);
+    return CONN_WAIT;
+}
+
+enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_req *req)
+{
+    switch (req->cmd) {
+    case PROTO_CMD_GET: return do_get(c, req, false, false);
+    case PROTO_CMD_GETS: return do_get(c, req, true, false);
+    case PROTO_CMD_GAT: return do_get(c, req, false, true);
+    case PROTO_CMD_GATS: return do_get(c, req, true, true);
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS: return do_store(c, s, req);
+    case PROTO_CMD_DELETE: return do_delete(c, req);
+    case PROTO_CMD_INCR: return do_arith(c, req, true);
+    case PROTO_CMD_DECR: return do_arith(c, req, false);
+    case PROTO_CMD_TOUCH: return do_touch(c, req);
+    case PROTO_CMD_MG:
+    case PROTO_CMD_MS:
+    case PROTO_CMD_MD:
+    case PROTO_CMD_MA:
+    case PROTO_CMD_MN:
+    case PROTO_CMD_ME: return cmd_meta_run(c, s, req);
+    case PROTO_CMD_QUIT:
+        s->quit = true;
+        return CONN_CLOSE;
+    default: return cmd_admin_run(c, s, req);
+    }
+}

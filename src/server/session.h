@@ -1,0 +1,80 @@
+/*
+ * session: the per-connection protocol state of tandemd.
+ *
+ * A session frames requests: it picks text or binary from the first byte,
+ * parses one request at a time, and, for storage commands, reads the value
+ * straight into a store item before handing the request to its command.
+ *
+ *     ST_CMD ──storage cmd──> ST_NREAD ──value + \r\n──> store ──> ST_CMD
+ *        │                       │
+ *        └──error with data──> ST_SWALLOW ──skipped──> ST_CMD
+ */
+#ifndef TANDEM_SERVER_SESSION_H
+#define TANDEM_SERVER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/binary.h"
+#include "proto/text.h"
+#include "server/server.h"
+#include "store/store.h"
+
+enum sess_proto { SESS_UNKNOWN, SESS_TEXT, SESS_BINARY };
+enum sess_state { ST_CMD, ST_NREAD, ST_SWALLOW };
+
+/* What to do with a value once it has arrived. */
+enum pend_kind { PEND_TEXT, PEND_META, PEND_BINARY, PEND_AUTH };
+
+struct pending {
+    enum pend_kind kind;
+    struct store_write w;
+    bool noreply;
+    struct proto_req req;      /* text/meta: the request line, key and opaque copied */
+    char opaque[PROTO_OPAQUE_MAX];
+    struct proto_bin_req breq; /* binary: the header */
+    char key[PROTO_KEY_MAX + 1];
+    size_t nkey;
+};
+
+struct session {
+    enum sess_proto proto;
+    enum sess_state st;
+    struct store_item *item;   /* being filled in ST_NREAD */
+    char *data;                /* its value buffer */
+    uint32_t nvalue;
+    uint32_t got;              /* value bytes received */
+    uint64_t swallow;          /* bytes left to skip in ST_SWALLOW */
+    bool authenticated;        /* -Y: ascii auth passed */
+    bool quit;                 /* close once the output is flushed */
+    struct pending p;
+    struct {                   /* an lru_crawler metadump in progress */
+        bool active;
+        bool all;
+        uint64_t classes[4];   /* bitmap of class ids when not all */
+        struct store_cursor cur;
+    } dump;
+};
+
+/* Begin reading a value of `nvalue` bytes into `it` (already allocated);
+ * the pending request is in s->p. Text and meta values end in \r\n, binary
+ * values do not. */
+void session_read_value(struct conn *c, struct session *s, struct store_item *it,
+                        uint32_t nvalue);
+
+/* Skip `n` bytes of input (an unwanted data block). */
+void session_swallow(struct session *s, uint64_t n);
+
+/* Append "<line>\r\n" unless noreply. */
+void session_reply(struct conn *c, const char *line, bool noreply);
+
+/* Called with the value complete: finish the pending storage command. */
+void cmd_text_store(struct conn *c, struct session *s, bool bad_chunk);
+void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk);
+void cmd_binary_store(struct conn *c, struct session *s);
+
+/* Run one parsed request. */
+enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_req *req);
+enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *req);
+
+#endif
