@@ -71,7 +71,10 @@
  *     data chunk", sent even with q. Too large: "SERVER_ERROR object too
  *     large for cache" (and the old item is unlinked), out of memory:
  *     "SERVER_ERROR out of memory storing object"; both after swallowing.
- *     The item remembers b so that later k reflections print base64.
+ *     The item keeps a "binary key" bit taken from this ms's b (a plain ms
+ *     clears it); later mg hits reflect k from that bit. Items created by mg
+ *     N or ma N never get the bit: "mg dml2aWZ5 b N30 k" answers "kvivify",
+ *     while ma reflects k from its request ("kY250dg== b").
  *   md: C mismatch -> EX. With I: mark stale, clear token-sent, new CAS, set
  *     the TTL if T given; HD. Else unlink; HD. Miss -> NF.
  *   ma: mode I/+ incr (default), D/- decr, delta D (default 1). Miss with N:

@@ -396,6 +396,15 @@ static void test_mg_hit_uses_the_items_binary_bit(void **state)
     struct proto_item it = {.key = "key", .nkey = 3, .key_binary = true, .value = "ab", .nvalue = 2};
     reply("mg key k v\r\n", "VA", &it);
     assert_out("VA 2 ka2V5 b\r\nab\r\n");
+    /* an item vivified by mg N never has the bit, whatever the request said */
+    struct proto_item viv = {.key = "vivify", .nkey = 6, .ttl = -1, .ttl_N = 30,
+                             .created = true, .won = true};
+    reply("mg dml2aWZ5 b N30 k v\r\n", "VA", &viv);
+    assert_out("VA 0 kvivify W\r\n\r\n");
+    /* ma reflects k from its request */
+    struct proto_item cnt = {.key = "cntv", .nkey = 4, .value = "0", .nvalue = 1, .created = true};
+    reply("ma Y250dg== b N0 k\r\n", "HD", &cnt);
+    assert_out("HD kY250dg== b\r\n");
 }
 
 static void test_ms_replies(void **state)
