@@ -13,7 +13,6 @@
 #include "core/clock.h"
 #include "store/store_int.h"
 
-#include <malloc.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -552,7 +551,8 @@ static enum store_status alloc_chunk(struct store *s, uint8_t id, struct store_i
 /* Make room for a large item of `alloc` bytes (large lock held). */
 static bool large_budget(struct store *s, struct slab_class *lc, size_t alloc)
 {
-    for (int i = 0; i < 4096; i++) {
+    size_t rounds = 2 * (alloc / SLAB_PAGE_SIZE) + 64;
+    for (size_t i = 0; i < rounds; i++) {
         if (budget_take(&s->slabs, alloc))
             return true;
         if (!s->cfg.evict)
@@ -568,23 +568,34 @@ static bool large_budget(struct store *s, struct slab_class *lc, size_t alloc)
     return false;
 }
 
+/* What malloc really takes for n bytes (glibc): a 16-byte-rounded chunk
+ * with an 8-byte header, or whole pages once it maps the block itself. */
+static size_t malloc_footprint(size_t n)
+{
+    if (n >= 128 * 1024)
+        return (n + 16 + 4095) & ~(size_t)4095;
+    return (n + 8 + 15) & ~(size_t)15;
+}
+
 static enum store_status alloc_large(struct store *s, size_t ntotal, struct store_item **out)
 {
     struct slab_class *lc = &s->slabs.cls[s->slabs.large_id];
     size_t want = sizeof(struct large_hdr) + ntotal;
+    size_t alloc = malloc_footprint(want);
+    pthread_mutex_lock(&lc->lock);
+    if (!large_budget(s, lc, alloc)) {
+        lc->outofmemory++;
+        pthread_mutex_unlock(&lc->lock);
+        return STORE_NO_MEMORY;
+    }
     struct large_hdr *h = malloc(want);
     if (h == NULL) {
+        budget_put(&s->slabs, alloc);
+        pthread_mutex_unlock(&lc->lock);
         STAT_ADD(s->malloc_fails, 1);
         return STORE_NO_MEMORY;
     }
-    h->alloc = malloc_usable_size(h) + sizeof(size_t); /* + glibc's chunk header */
-    pthread_mutex_lock(&lc->lock);
-    if (!large_budget(s, lc, h->alloc)) {
-        lc->outofmemory++;
-        pthread_mutex_unlock(&lc->lock);
-        free(h);
-        return STORE_NO_MEMORY;
-    }
+    h->alloc = alloc;
     if (lc->ring == NULL) {
         h->next = h->prev = h;
         lc->ring = h;

@@ -213,6 +213,34 @@ static void test_size_shift_rebalances(void **state)
     store_destroy(s);
 }
 
+static void test_big_items_with_large_item_limit(void **state)
+{
+    (void)state;
+    struct store_config cfg;
+    store_config_init(&cfg);
+    cfg.mem_limit = 16 * MB;
+    cfg.item_size_max = 8 * MB; /* -I 8m */
+    const char *err;
+    struct store *s = store_create(&cfg, &err);
+    char key[32];
+    char *big = malloc(5 * MB);
+    for (int i = 0; i < 12; i++) {
+        keyf(key, sizeof(key), "huge", i);
+        fill_value(big, 5 * MB, i);
+        assert_int_equal(put_full(s, key, big, 5 * MB, 0, 0, STORE_SET, 0, NULL), STORE_OK);
+        struct store_stats st = stats_of(s);
+        assert_true(st.mem_used <= 16 * MB);
+        assert_true(st.curr_items <= 3);
+    }
+    keyf(key, sizeof(key), "huge", 11);
+    struct got g;
+    assert_true(get(s, key, &g));
+    assert_int_equal(g.nvalue, 5 * MB);
+    assert_true(stats_of(s).evictions >= 9);
+    free(big);
+    store_destroy(s);
+}
+
 static void test_set_limit_shrinks(void **state)
 {
     (void)state;
@@ -311,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expired_reclaimed_not_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_move_between_classes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_shift_rebalances, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_items_with_large_item_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_limit_shrinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_class_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_reset, setup, teardown),
