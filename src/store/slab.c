@@ -19,6 +19,7 @@
 #define ALLOC_ATTEMPTS 8
 #define STEAL_PAGES_TRIED 4
 #define STEAL_CLASSES_TRIED 8
+#define CLOCK_MAX_STEPS 4096 /* chunks the hand looks at before it stops sparing */
 #define ALLOC_ROUNDS 4 /* retries when every victim was busy */
 
 enum victim { VICTIM_TAKEN, VICTIM_SKIPPED };
@@ -246,13 +247,17 @@ static enum victim victim_take(struct store *s, struct slab_class *c, struct sto
     return VICTIM_TAKEN;
 }
 
-/* Sweep the hand of slab class c until one chunk is freed; at most two full
- * turns, so every item gets its second chance and no more. */
+/* Sweep the hand of slab class c until one chunk is freed. Every item gets
+ * its second chance within two turns; to bound the time spent under the
+ * class lock when nearly everything is referenced, after CLOCK_MAX_STEPS
+ * chunks the next lockable item is taken regardless (evicted_active). */
 static bool clock_evict(struct store *s, struct slab_class *c)
 {
     uint32_t now = clock_now();
-    uint64_t steps = 2 * ((uint64_t)c->npages * c->perpage + c->npages) + 2;
-    while (steps-- > 0 && c->npages > 0) {
+    uint64_t limit = 2 * ((uint64_t)c->npages * c->perpage + c->npages) + 2;
+    if (limit > 2 * CLOCK_MAX_STEPS)
+        limit = 2 * CLOCK_MAX_STEPS;
+    for (uint64_t step = 0; step < limit && c->npages > 0; step++) {
         if (c->hand_page >= c->npages) {
             c->hand_page = 0;
             c->hand_chunk = 0;
@@ -263,7 +268,7 @@ static bool clock_evict(struct store *s, struct slab_class *c)
             continue;
         }
         struct store_item *it = chunk_at(c, c->hand_page, c->hand_chunk++);
-        if (victim_take(s, c, it, now, false) == VICTIM_TAKEN) {
+        if (victim_take(s, c, it, now, step >= CLOCK_MAX_STEPS) == VICTIM_TAKEN) {
             chunk_push(c, it);
             return true;
         }

@@ -20,8 +20,10 @@
  * Eviction is CLOCK per class: a hand sweeps the class's chunks in page
  * order; a fetch sets ITEM_REFERENCED, which buys one pass of the hand.
  * Expired or flushed items under the hand are always taken (counted as
- * `reclaimed`, never as evictions). The large class runs the same hand over
- * a ring of its items.
+ * `reclaimed`, never as evictions). To bound the time under the class lock,
+ * a hand that has looked at 4096 chunks without a victim stops sparing
+ * referenced items. The large class runs the same hand over a ring of its
+ * items.
  *
  * Locks: each class has a mutex; the normal order is shard -> class. The
  * evictor holds a class lock and only TRYLOCKs the victim's shard (skipping
