@@ -137,7 +137,9 @@ struct store_write {
 };
 
 /* Link a filled item according to `w`. The item is consumed whatever the
- * outcome. On STORE_OK, *version (if not NULL) receives the new CAS. */
+ * outcome. On STORE_OK, *version (if not NULL) receives the new CAS.
+ * Append/prepend answer STORE_NOT_STORED when the combined item cannot be
+ * built (too large or no memory), as memcached does. */
 enum store_status store_item_link(struct store *s, struct store_item *it,
                                   const struct store_write *w, uint64_t *version);
 
