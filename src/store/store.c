@@ -292,6 +292,7 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
     }
     v.exptime = it->exptime;
     v.won = won;
+    v.created = created;
     if (fn != NULL)
         fn(arg, &v);
     pthread_mutex_unlock(&sh->lock);

@@ -401,10 +401,10 @@ static void test_meta_vivify_and_recache(void **state)
     struct store_fetch viv = {.vivify = true, .vivify_exptime = NOW + 30};
     assert_true(get_opt(s, "v", &viv, &g));
     assert_int_equal(g.nvalue, 0);
-    assert_true(g.won && !g.win_sent);
+    assert_true(g.won && !g.win_sent && g.created);
     assert_int_equal(g.exptime, NOW + 30);
     assert_true(get_opt(s, "v", &viv, &g));
-    assert_true(!g.won && g.win_sent);
+    assert_true(!g.won && g.win_sent && !g.created);
 
     /* recache: win when the remaining TTL is under the token, once */
     assert_int_equal(put_full(s, "r", "v", 1, 0, NOW + 20, STORE_SET, 0, NULL), STORE_OK);

@@ -57,7 +57,7 @@ struct got {
     uint32_t nvalue;
     uint32_t flags, exptime, prev_exptime, atime;
     uint64_t version;
-    bool fetched, stale, won, win_sent, binary_key, tombstone;
+    bool fetched, stale, won, win_sent, binary_key, tombstone, created;
 };
 
 static inline void got_fn(void *arg, const struct store_view *v)
@@ -78,6 +78,7 @@ static inline void got_fn(void *arg, const struct store_view *v)
     g->win_sent = v->win_sent;
     g->binary_key = v->binary_key;
     g->tombstone = v->tombstone;
+    g->created = v->created;
 }
 
 static inline bool get_opt(struct store *s, const char *key, const struct store_fetch *opt, struct got *g)
