@@ -58,12 +58,14 @@ static size_t fmt_u64(char *buf, uint64_t v)
     return (size_t)snprintf(buf, 24, "%llu", (unsigned long long)v);
 }
 
-static void view_out(struct store *s, struct store_item *it, store_view_fn fn, void *arg)
+static void view_out(struct store *s, struct store_item *it, bool created, store_view_fn fn,
+                     void *arg)
 {
     if (fn == NULL)
         return;
     struct store_view v;
     store_view_fill(s, it, &v);
+    v.created = created;
     fn(arg, &v);
 }
 
@@ -136,6 +138,7 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey,
     struct store_item *dead = NULL, *garbage = NULL, *out = NULL;
     enum store_status st;
     uint64_t v = 0;
+    bool created = false;
 
     pthread_mutex_lock(&sh->lock);
     store_shard_step(s, sh);
@@ -148,6 +151,7 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey,
         if (a->vivify) {
             st = arith_vivify(s, sh, h, key, nkey, a, now, &garbage, &out);
             v = a->initial;
+            created = st == STORE_OK;
         } else {
             st = STORE_NOT_FOUND;
         }
@@ -167,7 +171,7 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey,
     if (st == STORE_OK) {
         if (value != NULL)
             *value = v;
-        view_out(s, out, fn, arg);
+        view_out(s, out, created, fn, arg);
     }
     pthread_mutex_unlock(&sh->lock);
     if (dead != NULL)

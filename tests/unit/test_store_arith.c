@@ -157,6 +157,7 @@ static void test_vivify_uses_initial(void **state)
     assert_int_equal(store_arith(s, "viv", 3, &a, &v, got_fn, &g), STORE_OK);
     assert_int_equal(v, 42);
     assert_string_equal(g.val, "42");
+    assert_true(g.created);
     assert_int_equal(g.exptime, NOW + 10);
     assert_int_equal(store_arith(s, "viv", 3, &a, &v, NULL, NULL), STORE_OK);
     assert_int_equal(v, 47);
