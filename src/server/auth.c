@@ -138,17 +138,16 @@ enum conn_action auth_process(struct conn *c, struct session *s, bool *need_more
     }
     const char *payload = p + line;
     conn_consume(c, line + size + 2);
-    TSTAT_INC(st, auth_cmds);
     if (memcmp(payload + size, "\r\n", 2) != 0) {
         session_reply(c, "CLIENT_ERROR bad command line termination", false);
         return CONN_WAIT;
     }
     struct proto_token cred[3];
     if (split(payload, size, cred, 3) < 2) {
-        TSTAT_INC(st, auth_errors);
         session_reply(c, "CLIENT_ERROR bad authentication token format", false);
         return CONN_WAIT;
     }
+    TSTAT_INC(st, auth_cmds); /* memcached counts only well-formed attempts */
     if (auth_check(cred[0].p, cred[0].n, cred[1].p, cred[1].n)) {
         s->authenticated = true;
         session_reply(c, "STORED", false);

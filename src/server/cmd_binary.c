@@ -17,19 +17,6 @@
 
 #define NO_AUTOCREATE 0xffffffffu
 
-static void put_be32(struct buf *b, uint32_t v)
-{
-    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
-    buf_append(b, x, 4);
-}
-
-static void put_be64(struct buf *b, uint64_t v)
-{
-    put_be32(b, (uint32_t)(v >> 32));
-    put_be32(b, (uint32_t)v);
-}
-
 static void ok_empty(struct conn *c, const struct proto_bin_req *r, uint64_t cas)
 {
     if (!r->quiet)
@@ -60,7 +47,7 @@ static void write_hit(void *arg, const struct store_view *v)
     g->clsid = v->clsid;
     proto_bin_header(b, g->r, PROTO_BIN_OK, 4, klen, 4u + klen + vlen,
                      server_cas(conn_thread(g->c)->srv, v->version));
-    put_be32(b, v->flags);
+    proto_bin_put_u32(b, v->flags);
     buf_append(b, v->key, klen);
     buf_append(b, v->value, vlen);
 }
@@ -75,7 +62,7 @@ static void do_get(struct conn *c, const struct proto_bin_req *r)
                     op == PROTO_BIN_GATKQ;
     struct store_fetch opt = {.touch = touch};
     if (touch)
-        opt.exptime = server_exptime((int32_t)r->exptime);
+        opt.exptime = server_exptime((int64_t)r->exptime);
     struct bget g = {c, r, with_key, op != PROTO_BIN_TOUCH, 0};
     bool hit = store_fetch(t->srv->store, r->key, r->keylen, &opt, write_hit, &g) == STORE_OK;
     if (touch) {
@@ -124,7 +111,7 @@ static void begin_store(struct conn *c, struct session *s, const struct proto_bi
     bool is_append = r->opcode == PROTO_BIN_APPEND || r->opcode == PROTO_BIN_APPENDQ ||
                      r->opcode == PROTO_BIN_PREPEND || r->opcode == PROTO_BIN_PREPENDQ;
     uint32_t flags = is_append ? 0 : r->flags;
-    uint32_t exptime = is_append ? 0 : server_exptime((int32_t)r->exptime);
+    uint32_t exptime = is_append ? 0 : server_exptime((int64_t)r->exptime);
     struct store_item *it;
     enum store_status st =
         store_item_alloc(t->srv->store, r->key, r->keylen, flags, exptime, r->value_len, &it);
@@ -134,7 +121,7 @@ static void begin_store(struct conn *c, struct session *s, const struct proto_bi
             error(c, r, PROTO_BIN_E2BIG);
         } else {
             TSTAT_INC(t->stats, store_no_memory);
-            error(c, r, PROTO_BIN_ENOMEM);
+            proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_ENOMEM, "Out of memory allocating item");
         }
         session_swallow(s, r->value_len);
         if (r->opcode == PROTO_BIN_SET || r->opcode == PROTO_BIN_SETQ)
@@ -185,7 +172,7 @@ void cmd_binary_store(struct conn *c, struct session *s)
         break;
     case STORE_NO_MEMORY:
         TSTAT_INC(t->stats, store_no_memory);
-        error(c, r, PROTO_BIN_ENOMEM);
+        proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_ENOMEM, "Out of memory allocating item");
         break;
     default:
         error(c, r, PROTO_BIN_NOT_STORED);
@@ -233,7 +220,7 @@ static void do_arith(struct conn *c, const struct proto_bin_req *r)
         .cas = r->cas,
         .vivify = r->exptime != NO_AUTOCREATE,
         .initial = r->initial,
-        .vivify_exptime = r->exptime != NO_AUTOCREATE ? server_exptime((int32_t)r->exptime) : 0,
+        .vivify_exptime = r->exptime != NO_AUTOCREATE ? server_exptime((int64_t)r->exptime) : 0,
     };
     uint64_t value = 0;
     struct arith_out o = {0};
@@ -247,7 +234,7 @@ static void do_arith(struct conn *c, const struct proto_bin_req *r)
             TSTAT_INC(t->stats, cls[o.clsid].decr_hits);
         if (!r->quiet) {
             proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, 8, server_cas(t->srv, o.version));
-            put_be64(&c->wbuf, value);
+            proto_bin_put_u64(&c->wbuf, value);
         }
         break;
     case STORE_NOT_FOUND:
@@ -259,56 +246,72 @@ static void do_arith(struct conn *c, const struct proto_bin_req *r)
         break;
     case STORE_EXISTS: error(c, r, PROTO_BIN_KEY_EEXISTS); break;
     case STORE_NON_NUMERIC: error(c, r, PROTO_BIN_DELTA_BADVAL); break;
-    default: error(c, r, PROTO_BIN_ENOMEM); break;
+    default:
+        proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_ENOMEM,
+                            a.vivify ? "Out of memory allocating new item"
+                                     : "Out of memory incrementing value");
+        break;
     }
 }
 
+static bool key_is(const struct proto_bin_req *r, const char *s)
+{
+    size_t n = strlen(s);
+    return r->keylen == n && memcmp(r->key, s, n) == 0;
+}
+
 /* Re-frame "STAT name value\r\n" lines from the text writer as binary. */
+static void reframe(struct conn *c, const struct proto_bin_req *r, const struct buf *lines)
+{
+    for (size_t i = 0; i < lines->len;) {
+        const char *line = lines->data + i;
+        const char *eol = memchr(line, '\n', lines->len - i);
+        size_t n = eol ? (size_t)(eol - line) : lines->len - i;
+        i += n + 1;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n <= 5 || memcmp(line, "STAT ", 5) != 0)
+            continue;
+        const char *name = line + 5;
+        const char *sp = memchr(name, ' ', n - 5);
+        size_t nn = sp ? (size_t)(sp - name) : n - 5;
+        proto_bin_stat(&c->wbuf, r, name, nn, sp ? sp + 1 : "", sp ? n - 5 - nn - 1 : 0);
+    }
+}
+
+/* STAT: the key names the group, as with the text `stats <group>`. */
 static void do_stat(struct conn *c, struct session *s, const struct proto_bin_req *r)
 {
-    struct proto_req req = {.cmd = PROTO_CMD_STATS};
+    struct server *srv = conn_thread(c)->srv;
+    struct proto_req req = {.cmd = PROTO_CMD_STATS, .ntokens = 1};
     req.tokens[0] = (struct proto_token){"stats", 5};
-    req.ntokens = 1;
-    if (r->keylen) {
-        req.tokens[1] = (struct proto_token){r->key, r->keylen};
-        req.ntokens = 2;
-    }
-    struct buf text = c->wbuf; /* borrow the text writer: swap buffers */
-    c->wbuf = (struct buf){0};
-    stats_run(c, s, &req);
-    struct buf lines = c->wbuf;
-    c->wbuf = text;
-    if (lines.oom) {
-        buf_free(&lines);
-        error(c, r, PROTO_BIN_ENOMEM);
-        return;
-    }
-    bool any = false;
-    for (size_t i = 0; i < lines.len;) {
-        char *eol = memchr(lines.data + i, '\n', lines.len - i);
-        size_t end = eol ? (size_t)(eol - lines.data) : lines.len;
-        size_t n = end - i - (end > i && lines.data[end - 1] == '\r');
-        const char *line = lines.data + i;
-        i = end + 1;
-        if (n > 5 && memcmp(line, "STAT ", 5) == 0) {
-            const char *name = line + 5;
-            const char *sp = memchr(name, ' ', n - 5);
-            size_t nn = sp ? (size_t)(sp - name) : n - 5;
-            size_t vn = sp ? n - 5 - nn - 1 : 0;
-            proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, (uint16_t)nn, (uint32_t)(nn + vn), 0);
-            buf_append(&c->wbuf, name, nn);
-            buf_append(&c->wbuf, sp ? sp + 1 : "", vn);
-            any = true;
-        } else if (n == 5 && memcmp(line, "RESET", 5) == 0) {
-            any = true;
-        } else if (!any && n > 0 && memcmp(line, "END", 3) != 0) {
-            buf_free(&lines);
-            error(c, r, PROTO_BIN_KEY_ENOENT); /* unknown stats group */
-            return;
+    if (r->keylen >= 5 && memcmp(r->key, "reset", 5) == 0) {
+        tstats_reset(srv->tstats, srv->nworkers);
+        store_stats_reset(srv->store);
+    } else if (key_is(r, "detail on") || key_is(r, "detail off")) {
+        atomic_store(&srv->detail_enabled, r->keylen == 9);
+    } else if (key_is(r, "detail dump")) {
+        struct buf dump = {0};
+        cmd_detail_dump(srv, &dump);
+        proto_bin_stat(&c->wbuf, r, "detailed", 8, dump.data, dump.len);
+        buf_free(&dump);
+    } else if (r->keylen == 0 || key_is(r, "settings") || key_is(r, "items") ||
+               key_is(r, "slabs") || key_is(r, "sizes")) {
+        if (r->keylen) {
+            req.tokens[1] = (struct proto_token){r->key, r->keylen};
+            req.ntokens = 2;
         }
+        struct buf text = c->wbuf; /* borrow the text writer by swapping buffers */
+        c->wbuf = (struct buf){0};
+        stats_run(c, s, &req);
+        struct buf lines = c->wbuf;
+        c->wbuf = text;
+        reframe(c, r, &lines);
+        buf_free(&lines);
+    } else {
+        error(c, r, PROTO_BIN_KEY_ENOENT);
     }
-    buf_free(&lines);
-    proto_bin_header(&c->wbuf, r, PROTO_BIN_OK, 0, 0, 0, 0);
+    proto_bin_stat(&c->wbuf, r, "", 0, "", 0);
 }
 
 static void do_flush(struct conn *c, const struct proto_bin_req *r)
@@ -319,14 +322,14 @@ static void do_flush(struct conn *c, const struct proto_bin_req *r)
         error(c, r, PROTO_BIN_AUTH_ERROR);
         return;
     }
-    int32_t delay = (int32_t)r->exptime;
-    store_flush(t->srv->store, delay > 0 ? server_exptime(delay) - 1 : 0);
+    /* binary exptimes are unsigned: 0xffffffff is 2106, not a negative delay */
+    store_flush(t->srv->store, r->exptime > 0 ? server_exptime((int64_t)r->exptime) - 1 : 0);
     ok_empty(c, r, 0);
 }
 
 enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *r)
 {
-    switch (r->opcode) {
+    switch (r->cmd) {
     case PROTO_BIN_GET:
     case PROTO_BIN_GETQ:
     case PROTO_BIN_GETK:

@@ -20,56 +20,11 @@
 
 static bool has(const struct proto_req *r, char f) { return proto_meta_has(&r->meta, f); }
 
-/* " k<key>", base64 plus " b" for binary keys. */
-static void put_key(struct buf *b, const char *key, size_t nkey, bool binary)
+/* Remaining TTL as meta replies show it: -1 for never. */
+static int64_t ttl_of(uint32_t exptime, uint32_t now)
 {
-    buf_append(b, " k", 2);
-    if (!binary) {
-        buf_append(b, key, nkey);
-        return;
-    }
-    char enc[((PROTO_KEY_MAX + 2) / 3) * 4 + 1];
-    size_t n = proto_base64_encode((const unsigned char *)key, nkey, enc, sizeof(enc));
-    buf_append(b, enc, n);
-    buf_append(b, " b", 2);
+    return exptime == 0 ? -1 : (int64_t)(int32_t)(exptime - now);
 }
-
-static void put_opaque(struct buf *b, const struct proto_req *r)
-{
-    buf_append(b, " O", 2);
-    buf_append(b, r->meta.opaque.p, r->meta.opaque.n);
-}
-
-static void put_num(struct buf *b, char flag, uint64_t v)
-{
-    char f[2] = {' ', flag};
-    buf_append(b, f, 2);
-    buf_put_u64(b, v);
-}
-
-static void put_ttl(struct buf *b, uint32_t exptime, uint32_t now)
-{
-    if (exptime == 0) {
-        buf_append(b, " t-1", 4);
-        return;
-    }
-    /* memcached prints the unsigned difference */
-    put_num(b, 't', (uint32_t)(exptime - now));
-}
-
-/* Reflect only O and k (miss and failure replies). */
-static void put_ok_flags(struct buf *b, const struct proto_req *r, const char *key, size_t nkey,
-                         bool binary)
-{
-    for (unsigned i = 0; i < r->meta.norder; i++) {
-        if (r->meta.order[i] == 'O')
-            put_opaque(b, r);
-        else if (r->meta.order[i] == 'k')
-            put_key(b, key, nkey, binary);
-    }
-}
-
-static void end_line(struct buf *b) { buf_append(b, "\r\n", 2); }
 
 /* --- mg --------------------------------------------------------------------- */
 
@@ -82,45 +37,28 @@ struct mg_ctx {
 static void mg_hit(void *arg, const struct store_view *v)
 {
     struct mg_ctx *g = arg;
-    const struct proto_req *r = g->r;
-    struct buf *b = &g->c->wbuf;
-    const struct server *srv = conn_thread(g->c)->srv;
     uint32_t now = clock_now();
     g->clsid = v->clsid;
-    if (has(r, 'v')) {
-        buf_append(b, "VA ", 3);
-        buf_put_u64(b, v->nvalue);
-    } else {
-        buf_append(b, "HD", 2);
-    }
-    /* The store already applied T/N; a `t` before them reports the old TTL. */
-    bool ttl_changed = false;
-    for (unsigned i = 0; i < r->meta.norder; i++) {
-        switch (r->meta.order[i]) {
-        case 'T': ttl_changed = true; break;
-        case 'N': ttl_changed = ttl_changed || v->created; break;
-        case 's': put_num(b, 's', v->nvalue); break;
-        case 't': put_ttl(b, ttl_changed ? v->exptime : v->prev_exptime, now); break;
-        case 'c': put_num(b, 'c', server_cas(srv, v->version)); break;
-        case 'f': put_num(b, 'f', v->flags); break;
-        case 'l': put_num(b, 'l', now - v->atime); break;
-        case 'h': buf_append(b, v->fetched ? " h1" : " h0", 3); break;
-        case 'O': put_opaque(b, r); break;
-        case 'k': put_key(b, v->key, v->nkey, v->binary_key); break;
-        default: break;
-        }
-    }
-    if (v->win_sent)
-        buf_append(b, " Z", 2);
-    if (v->stale)
-        buf_append(b, " X", 2);
-    if (v->won)
-        buf_append(b, " W", 2);
-    end_line(b);
-    if (has(r, 'v')) {
-        buf_append(b, v->value, v->nvalue);
-        end_line(b);
-    }
+    /* v->exptime is after this request's T/N; prev_exptime is before them */
+    struct proto_item it = {
+        .key = v->key,
+        .nkey = v->nkey,
+        .key_binary = v->binary_key,
+        .value = v->value,
+        .nvalue = v->nvalue,
+        .flags = v->flags,
+        .ttl = ttl_of(v->created ? 0 : v->prev_exptime, now),
+        .ttl_T = ttl_of(v->exptime, now),
+        .ttl_N = ttl_of(v->exptime, now),
+        .created = v->created,
+        .last_access = now - v->atime,
+        .cas = server_cas(conn_thread(g->c)->srv, v->version),
+        .fetched = v->fetched,
+        .won = v->won,
+        .stale = v->stale,
+        .win_sent = v->win_sent,
+    };
+    proto_meta_reply(&g->c->wbuf, g->r, has(g->r, 'v') ? "VA" : "HD", &it);
 }
 
 /* R's token as memcached reads it: negative means "already past". */
@@ -147,7 +85,6 @@ static enum conn_action do_mg(struct conn *c, struct proto_req *r)
     }
     struct mg_ctx g = {.c = c, .r = r};
     bool hit = store_fetch(t->srv->store, r->key.p, r->key.n, &opt, mg_hit, &g) == STORE_OK;
-    TSTAT_INC(t->stats, meta_cmds);
     if (has(r, 'T')) {
         TSTAT_INC(t->stats, touch_cmds);
         if (hit)
@@ -161,11 +98,8 @@ static enum conn_action do_mg(struct conn *c, struct proto_req *r)
         else
             TSTAT_INC(t->stats, get_misses);
     }
-    if (!hit && !r->noreply) {
-        buf_append(&c->wbuf, "EN", 2);
-        put_ok_flags(&c->wbuf, r, r->key.p, r->key.n, r->key_binary);
-        end_line(&c->wbuf);
-    }
+    if (!hit)
+        proto_meta_reply(&c->wbuf, r, "EN", NULL);
     return CONN_WAIT;
 }
 
@@ -173,8 +107,6 @@ static enum conn_action do_mg(struct conn *c, struct proto_req *r)
 
 static enum conn_action do_ms(struct conn *c, struct session *s, struct proto_req *r)
 {
-    struct thread_ctx *t = conn_thread(c);
-    TSTAT_INC(t->stats, meta_cmds);
     enum store_mode mode = STORE_SET;
     switch (r->meta.mode) {
     case 'E': mode = STORE_ADD; break;
@@ -188,16 +120,20 @@ static enum conn_action do_ms(struct conn *c, struct session *s, struct proto_re
         mode = STORE_CAS;
     s->p.kind = PEND_META;
     s->p.noreply = r->noreply;
-    s->p.req = *r;
-    /* the request points into the read buffer, which may move: keep copies */
-    memcpy(s->p.opaque, r->meta.opaque.p, r->meta.opaque.n);
-    s->p.req.meta.opaque.p = s->p.opaque;
     s->p.w = (struct store_write){
         .mode = mode,
-        .cas = has_cas ? r->meta.cas : 0,
+        .cas = has_cas && mode != STORE_ADD ? r->meta.cas : 0,
         .invalidate = has(r, 'I') && mode == STORE_CAS,
         .binary_key = r->key_binary,
     };
+    /* The request points into the read buffer, which may move while the
+     * value arrives: keep a copy whose key and opaque point into s->p. */
+    s->p.req = *r;
+    if (r->meta.opaque.n)
+        memcpy(s->p.opaque, r->meta.opaque.p, r->meta.opaque.n);
+    s->p.req.meta.opaque.p = s->p.opaque;
+    s->p.req.key.p = s->p.key;
+    s->p.req.ntokens = 0;
     uint32_t exptime = has(r, 'T') ? server_exptime(r->meta.ttl_T) : 0;
     cmd_begin_store(c, s, r->key.p, r->key.n, r->meta.client_flags, exptime, r->nbytes, true,
                     false, 2);
@@ -219,42 +155,31 @@ void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk)
     uint64_t version = 0;
     enum store_status st = store_item_link(t->srv->store, it, &s->p.w, &version);
     bool is_cas = s->p.w.mode == STORE_CAS;
-    const char *code;
+    struct proto_item stored = {.key = s->p.key, .nkey = s->p.nkey,
+                                .key_binary = r->key_binary,
+                                .cas = server_cas(t->srv, version)};
     switch (st) {
     case STORE_OK:
         if (is_cas)
             TSTAT_INC(t->stats, cas_hits);
-        if (r->noreply)
-            return;
-        code = "HD";
-        break;
+        proto_meta_reply(&c->wbuf, r, "HD", &stored);
+        return;
     case STORE_EXISTS:
         if (is_cas)
             TSTAT_INC(t->stats, cas_badval);
-        code = "EX";
-        break;
+        proto_meta_reply(&c->wbuf, r, "EX", NULL);
+        return;
     case STORE_NOT_FOUND:
         if (is_cas)
             TSTAT_INC(t->stats, cas_misses);
-        code = "NF";
-        break;
-    case STORE_NOT_STORED: code = "NS"; break;
+        proto_meta_reply(&c->wbuf, r, "NF", NULL);
+        return;
+    case STORE_NOT_STORED: proto_meta_reply(&c->wbuf, r, "NS", NULL); return;
     case STORE_NO_MEMORY:
         session_reply(c, "SERVER_ERROR out of memory storing object", false);
         return;
     default: session_reply(c, "SERVER_ERROR Unhandled storage type.", false); return;
     }
-    struct buf *b = &c->wbuf;
-    buf_append(b, code, 2);
-    for (unsigned i = 0; i < r->meta.norder; i++) {
-        switch (r->meta.order[i]) {
-        case 'O': put_opaque(b, r); break;
-        case 'k': put_key(b, s->p.key, s->p.nkey, r->key_binary); break;
-        case 'c': put_num(b, 'c', server_cas(t->srv, version)); break;
-        default: break;
-        }
-    }
-    end_line(b);
 }
 
 /* --- md --------------------------------------------------------------------- */
@@ -262,7 +187,6 @@ void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk)
 static enum conn_action do_md(struct conn *c, struct proto_req *r)
 {
     struct thread_ctx *t = conn_thread(c);
-    TSTAT_INC(t->stats, meta_cmds);
     struct store_delete d = {
         .cas = has(r, 'C') ? r->meta.cas : 0,
         .invalidate = has(r, 'I'),
@@ -270,16 +194,12 @@ static enum conn_action do_md(struct conn *c, struct proto_req *r)
         .exptime = has(r, 'T') ? server_exptime(r->meta.ttl_T) : 0,
     };
     enum store_status st = store_delete(t->srv->store, r->key.p, r->key.n, &d);
-    const char *code = st == STORE_OK ? "HD" : st == STORE_EXISTS ? "EX" : "NF";
     if (st == STORE_OK && !d.invalidate)
         TSTAT_INC(t->stats, delete_hits);
     else if (st != STORE_OK)
         TSTAT_INC(t->stats, delete_misses);
-    if (st == STORE_OK && r->noreply)
-        return CONN_WAIT;
-    buf_append(&c->wbuf, code, 2);
-    put_ok_flags(&c->wbuf, r, r->key.p, r->key.n, r->key_binary);
-    end_line(&c->wbuf);
+    proto_meta_reply(&c->wbuf, r, st == STORE_OK ? "HD" : st == STORE_EXISTS ? "EX" : "NF",
+                     NULL);
     return CONN_WAIT;
 }
 
@@ -289,6 +209,7 @@ struct ma_ctx {
     uint64_t version;
     uint32_t exptime;
     uint8_t clsid;
+    bool created;
 };
 
 static void ma_seen(void *arg, const struct store_view *v)
@@ -297,12 +218,12 @@ static void ma_seen(void *arg, const struct store_view *v)
     m->version = v->version;
     m->exptime = v->exptime;
     m->clsid = v->clsid;
+    m->created = v->created;
 }
 
 static enum conn_action do_ma(struct conn *c, struct proto_req *r)
 {
     struct thread_ctx *t = conn_thread(c);
-    TSTAT_INC(t->stats, meta_cmds);
     bool incr = !(r->meta.mode == 'D' || r->meta.mode == '-');
     struct store_arith a = {
         .incr = incr,
@@ -315,68 +236,51 @@ static enum conn_action do_ma(struct conn *c, struct proto_req *r)
     uint64_t value = 0;
     struct ma_ctx m = {0};
     enum store_status st = store_arith(t->srv->store, r->key.p, r->key.n, &a, &value, ma_seen, &m);
-    struct buf *b = &c->wbuf;
     switch (st) {
     case STORE_OK: break;
     case STORE_NON_NUMERIC:
         session_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value", false);
         return CONN_WAIT;
-    case STORE_NO_MEMORY:
+    case STORE_NOT_FOUND:
+        if (incr)
+            TSTAT_INC(t->stats, incr_misses);
+        else
+            TSTAT_INC(t->stats, decr_misses);
+        proto_meta_reply(&c->wbuf, r, "NF", NULL);
+        return CONN_WAIT;
+    case STORE_EXISTS: proto_meta_reply(&c->wbuf, r, "EX", NULL); return CONN_WAIT;
+    default:
         session_reply(c, a.vivify ? "SERVER_ERROR Out of memory allocating new item"
                                   : "SERVER_ERROR out of memory",
                       false);
         return CONN_WAIT;
-    case STORE_NOT_FOUND:
-    case STORE_EXISTS:
-        if (st == STORE_NOT_FOUND) {
-            if (incr)
-                TSTAT_INC(t->stats, incr_misses);
-            else
-                TSTAT_INC(t->stats, decr_misses);
-        }
-        buf_append(b, st == STORE_NOT_FOUND ? "NF" : "EX", 2);
-        put_ok_flags(b, r, r->key.p, r->key.n, r->key_binary);
-        end_line(b);
-        return CONN_WAIT;
-    default: session_reply(c, "SERVER_ERROR out of memory", false); return CONN_WAIT;
     }
     if (incr)
         TSTAT_INC(t->stats, cls[m.clsid].incr_hits);
     else
         TSTAT_INC(t->stats, cls[m.clsid].decr_hits);
-    /* memcached applies T after the arithmetic, in flag order */
-    uint32_t exptime = m.exptime;
-    if (has(r, 'T')) {
-        struct store_fetch touch = {.touch = true, .exptime = server_exptime(r->meta.ttl_T),
-                                    .no_bump = true};
+    uint32_t exptime_after = m.exptime;
+    if (has(r, 'T')) { /* memcached sets the TTL after the arithmetic */
+        exptime_after = server_exptime(r->meta.ttl_T);
+        struct store_fetch touch = {.touch = true, .exptime = exptime_after, .no_bump = true};
         store_fetch(t->srv->store, r->key.p, r->key.n, &touch, NULL, NULL);
     }
-    if (r->noreply)
-        return CONN_WAIT;
     char num[24];
-    size_t nlen = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
-    if (has(r, 'v')) {
-        buf_append(b, "VA ", 3);
-        buf_put_u64(b, nlen);
-    } else {
-        buf_append(b, "HD", 2);
-    }
+    int nlen = snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
     uint32_t now = clock_now();
-    for (unsigned i = 0; i < r->meta.norder; i++) {
-        switch (r->meta.order[i]) {
-        case 'c': put_num(b, 'c', server_cas(t->srv, m.version)); break;
-        case 't': put_ttl(b, exptime, now); break;
-        case 'T': exptime = server_exptime(r->meta.ttl_T); break;
-        case 'O': put_opaque(b, r); break;
-        case 'k': put_key(b, r->key.p, r->key.n, r->key_binary); break;
-        default: break;
-        }
-    }
-    end_line(b);
-    if (has(r, 'v')) {
-        buf_append(b, num, nlen);
-        end_line(b);
-    }
+    struct proto_item it = {
+        .key = r->key.p,
+        .nkey = r->key.n,
+        .key_binary = r->key_binary,
+        .value = num,
+        .nvalue = (size_t)nlen,
+        .ttl = ttl_of(m.created ? 0 : m.exptime, now),
+        .ttl_T = ttl_of(exptime_after, now),
+        .ttl_N = ttl_of(m.exptime, now),
+        .created = m.created,
+        .cas = server_cas(t->srv, m.version),
+    };
+    proto_meta_reply(&c->wbuf, r, has(r, 'v') ? "VA" : "HD", &it);
     return CONN_WAIT;
 }
 

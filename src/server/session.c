@@ -135,6 +135,8 @@ static enum conn_action run_binary(struct conn *c, struct session *s, bool *need
         return CONN_CLOSE;
     case PROTO_BIN_INVALID:
         proto_bin_error(&c->wbuf, &req, req.status);
+        if (req.close_after)
+            return CONN_CLOSE;
         conn_consume(c, req.nread);
         session_swallow(s, req.value_len);
         return CONN_WAIT;
