@@ -15,6 +15,7 @@ attaches to failing tests and scans for sanitizer reports.
 The fixtures live in conftest.py; tests import helpers from here.
 """
 import os
+import re
 import signal
 import socket
 import struct
@@ -323,6 +324,14 @@ class RawConn:
         """Send data and assert the reply is exactly `reply` (fenced by mn)."""
         got = self.roundtrip(data, timeout)
         assert got == reply, "sent %r\nexpected %r\n     got %r" % (data[:300], reply, got)
+
+    def expect_re(self, data, pattern, timeout=None):
+        """Like expect, but the reply must fully match a bytes regex. Used
+        where the server clock may tick between two commands (TTLs, ages)."""
+        got = self.roundtrip(data, timeout)
+        m = re.fullmatch(pattern, got)
+        assert m, "sent %r\nexpected /%r/\n     got %r" % (data[:300], pattern, got)
+        return m
 
     def expect_closed(self, timeout=None):
         """Assert the server closes the connection (after any pending bytes)."""
