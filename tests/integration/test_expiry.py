@@ -23,7 +23,20 @@ def test_relative_ttl_expires(conn):
     conn.expect(b"get short\r\n", b"VALUE short 0 1\r\nx\r\nEND\r\n")
     wait_for(lambda: conn.roundtrip(b"get short\r\n") == b"END\r\n", timeout=5,
              what="a 2 s item to expire")
-    assert stats_dict(conn)["get_expired"] == "1"
+
+
+def test_get_of_expired_item_counts_get_expired(server_factory):
+    # Background reaping would turn the expired hit into a plain miss.
+    srv = server_factory("-o", "no_lru_crawler,no_lru_maintainer")
+    with srv.conn() as c:
+        t0 = int(stats_dict(c)["time"])
+        c.expect(b"set short 0 2 1\r\nx\r\n", b"STORED\r\n")
+        # Watch the server clock (not the item: looking would reap it).
+        wait_for(lambda: int(stats_dict(c)["time"]) >= t0 + 3, timeout=6,
+                 what="the server clock to pass the expiry")
+        c.expect(b"get short\r\n", b"END\r\n")
+        st = stats_dict(c)
+        assert (st["get_misses"], st["get_expired"]) == ("1", "1")
 
 
 def test_zero_never_expires(conn):
