@@ -40,19 +40,26 @@ deps-test:
 
 obj = $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 
+# V=1 shows the full compiler command lines.
+Q := $(if $(V),,@)
+
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -MMD -MP -c $< -o $@
 
 $(BA)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC asan $<")
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -MMD -MP -c $< -o $@
 
 $(B)/tandemd: $(call obj,$(B),$(TANDEMD_SRC))
-	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LDLIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LDLIBS)
 
 $(BA)/tandemd: $(call obj,$(BA),$(TANDEMD_SRC))
-	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
@@ -76,7 +83,8 @@ unit_src = $(CORE) $(if $(filter proto,$(1)),$(PROTO)) $(if $(filter store,$(1))
 .SECONDEXPANSION:
 $(BA)/tests/%: tests/unit/%.c $$(call obj,$(BA),$$(call unit_src,$$(call unit_mod,$$*)))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
+	@$(if $(V),,echo "  LD test $@")
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; \
@@ -96,7 +104,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,u
 # The parsers depend on core/buf only; linking just that keeps the targets small.
 $(B)/fuzz/%: tests/fuzz/%.c src/core/buf.c $(PROTO)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
 
 fuzz-build: deps deps-test $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 

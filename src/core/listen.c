@@ -43,7 +43,6 @@ static struct {
     int nworkers;
     const struct conn_handler *h;
     unsigned maxconns;
-    unsigned reserved;
     int tcp_port;
     struct event *resume;
     bool paused;
@@ -92,7 +91,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
 static bool over_limit(void)
 {
-    return netstat_curr_connections() + L.reserved + 5 > L.maxconns;
+    return netstat_curr_connections() >= L.maxconns;
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
@@ -265,7 +264,6 @@ bool listen_start(struct event_base *base, const struct listen_config *cfg, stru
     L.nworkers = nworkers;
     L.h = h;
     L.maxconns = cfg->maxconns;
-    L.reserved = cfg->reserved_fds;
     L.resume = evtimer_new(base, on_resume, NULL);
     if (cfg->unix_path && cfg->unix_path[0])
         return open_unix(base, cfg->unix_path, cfg->unix_mask, cfg->backlog, err, errlen);

@@ -2,9 +2,11 @@
  * listen: the sockets clients connect to (TCP, UNIX, UDP) and accepting.
  *
  * Accepting runs on the main thread's event loop; every accepted socket is
- * handed to a worker. The connection limit is memcached's: when the clients
- * plus the descriptors memcached reserves for itself would pass -c, the new
- * client gets "ERROR Too many open connections" and is closed at once.
+ * handed to a worker. With -c clients connected, a new client gets
+ * memcached's "ERROR Too many open connections" and is closed at once.
+ * (memcached also counts ~20 descriptors of its own against -c, because it
+ * lowers the process's descriptor limit to -c; Tandem does not, so -c is
+ * simply the number of clients.)
  */
 #ifndef TANDEM_CORE_LISTEN_H
 #define TANDEM_CORE_LISTEN_H
@@ -25,7 +27,6 @@ struct listen_config {
     int unix_mask;         /* permission mask for the socket file (octal -a) */
     int backlog;
     unsigned maxconns;
-    unsigned reserved_fds; /* memcached's internal descriptors, counted against maxconns */
 };
 
 /* Open every configured listener and start accepting on `base`, handing

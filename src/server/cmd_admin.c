@@ -46,9 +46,11 @@ static enum conn_action do_flush_all(struct conn *c, struct proto_req *req)
     size_t args = req->ntokens - 1 - (req->noreply ? 1 : 0);
     if (args > 0 && !proto_parse_i32(req->tokens[1].p, req->tokens[1].n, &delay))
         return reply(c, "CLIENT_ERROR invalid exptime argument", req->noreply);
-    /* memcached hides items last written at or before (flush time - 1 s) */
+    /* memcached hides items last written at or before (flush time - 1 s); an
+     * absolute time before start-up (server_exptime gives 1) flushes nothing */
     uint32_t when = delay > 0 ? server_exptime(delay) - 1 : 0;
-    store_flush(t->srv->store, when);
+    if (delay <= 0 || when > 0)
+        store_flush(t->srv->store, when);
     return reply(c, "OK", req->noreply);
 }
 
@@ -109,6 +111,8 @@ static enum conn_action do_lru_crawler(struct conn *c, struct session *s, struct
     if (req->ntokens == 3 && tok_is(sub, "metadump")) {
         if (!st->dump_enabled)
             return reply(c, "ERROR metadump not allowed", false);
+        if (c->wbuf.len > 0) /* replies of earlier pipelined commands are pending */
+            return reply(c, "ERROR cannot pipeline other commands before metadump", false);
         const struct proto_token *ids = &req->tokens[2];
         if (!tok_is(ids, "all") && !tok_is(ids, "hash") && !stats_valid_class_list(ids->p, ids->n))
             return reply(c, "BADCLASS invalid class id", false);
@@ -137,10 +141,14 @@ static enum conn_action do_lru_crawler(struct conn *c, struct session *s, struct
         if (st->lru_crawler)
             return reply(c, "ERROR failed to start lru crawler thread", false);
         st->lru_crawler = true;
+        store_set_sweep(conn_thread(c)->srv->store, true);
         return reply(c, "OK", false);
     }
     if (req->ntokens == 2 && tok_is(sub, "disable")) {
+        if (!st->lru_crawler)
+            return reply(c, "ERROR failed to stop lru crawler thread", false);
         st->lru_crawler = false;
+        store_set_sweep(conn_thread(c)->srv->store, false);
         return reply(c, "OK", false);
     }
     return reply(c, "ERROR", false);

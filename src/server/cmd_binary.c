@@ -141,7 +141,7 @@ void cmd_binary_store(struct conn *c, struct session *s)
     const struct proto_bin_req *r = &s->p.breq;
     struct store_item *it = s->item;
     s->item = NULL;
-    TSTAT_INC(t->stats, set_cmds);
+    TSTAT_INC(t->stats, cls[store_item_class(it)].cmd_set);
     uint64_t version = 0;
     enum store_status st = store_item_link(t->srv->store, it, &s->p.w, &version);
     bool is_cas = s->p.w.mode == STORE_CAS;

@@ -145,7 +145,7 @@ void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk)
     struct thread_ctx *t = conn_thread(c);
     struct store_item *it = s->item;
     s->item = NULL;
-    TSTAT_INC(t->stats, set_cmds);
+    TSTAT_INC(t->stats, cls[store_item_class(it)].cmd_set);
     if (bad_chunk) {
         store_item_free(t->srv->store, it);
         session_reply(c, "CLIENT_ERROR bad data chunk", false);

@@ -150,7 +150,8 @@ static struct store *make_store(const struct settings *st)
         .evict = st->evict_to_free,
         .use_cas = st->use_cas,
         .hashpower = st->hashpower_init ? st->hashpower_init : 16,
-        .hash_expand = true,
+        .hash_expand = st->hash_expand,
+        .no_sweep = !st->lru_crawler,
         .growth_factor = st->factor,
         .chunk_min = st->chunk_size,
         .tombstone_ttl = 0,
@@ -223,6 +224,7 @@ int main(int argc, char **argv)
 
     struct server srv = {.settings = &st, .nworkers = st.num_threads, .started = clock_started()};
     srv.reserved_fds = 4 + 4 * (unsigned)st.num_threads;
+    atomic_store(&srv.detail_enabled, st.detail_enabled);
     srv.store = make_store(&st);
     srv.main_base = event_base_new();
     if (!srv.store || !srv.main_base || !start_workers(&srv)) {
@@ -238,7 +240,6 @@ int main(int argc, char **argv)
         .unix_mask = st.access,
         .backlog = st.backlog,
         .maxconns = (unsigned)st.maxconns,
-        .reserved_fds = srv.reserved_fds,
     };
     if (!listen_start(srv.main_base, &lc, srv.workers, srv.nworkers, &session_handler, err,
                       sizeof(err))) {

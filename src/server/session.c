@@ -152,9 +152,10 @@ static bool pick_protocol(struct conn *c, struct session *s)
 {
     const struct settings *st = conn_thread(c)->srv->settings;
     unsigned char first = (unsigned char)conn_rdata(c)[0];
-    bool binary = first == PROTO_BIN_REQ_MAGIC;
-    if ((binary && st->binding_protocol == BIND_ASCII) ||
-        (!binary && st->binding_protocol == BIND_BINARY) || (binary && c->kind == CONN_UDP))
+    /* -B ascii (and -Y) read a 0x80 byte as text, like memcached */
+    bool binary = first == PROTO_BIN_REQ_MAGIC && st->binding_protocol != BIND_ASCII &&
+                  c->kind != CONN_UDP;
+    if (!binary && st->binding_protocol == BIND_BINARY)
         return false;
     s->proto = binary ? SESS_BINARY : SESS_TEXT;
     return true;
@@ -223,8 +224,8 @@ static void opened(struct conn *c)
         conn_close_after_write(c);
         return;
     }
-    s->st = ST_CMD;
     c->ctx = s;
+    set_state(c, s, ST_CMD);
 }
 
 static void closed(struct conn *c)

@@ -20,6 +20,7 @@
 
 #define DUMP_SLICE 512 /* items per metadump step */
 #define MAX_CLASSES 256
+#define MAX_CLASS_ID 63 /* memcached's highest class id, for argument checks */
 
 static void stat_u64(struct buf *b, const char *name, uint64_t v)
 {
@@ -60,7 +61,7 @@ static void general(struct conn *c)
     uint32_t now = clock_now();
 
     uint64_t get_hits = 0, touch_hits = 0, cas_hits = 0, cas_badval = 0, incr_hits = 0,
-             decr_hits = 0, delete_hits = 0, cmd_set = ts->set_cmds;
+             decr_hits = 0, delete_hits = 0, cmd_set = 0;
     for (int i = 0; i < TSTATS_CLASSES; i++) {
         get_hits += ts->cls[i].get_hits;
         touch_hits += ts->cls[i].touch_hits;
@@ -69,6 +70,7 @@ static void general(struct conn *c)
         incr_hits += ts->cls[i].incr_hits;
         decr_hits += ts->cls[i].decr_hits;
         delete_hits += ts->cls[i].delete_hits;
+        cmd_set += ts->cls[i].cmd_set;
     }
     cas_hits += ts->cas_hits;
     cas_badval += ts->cas_badval;
@@ -229,6 +231,64 @@ static void slabs(struct conn *c)
     free(ts);
 }
 
+/* `stats sizes`: live items per 32-byte size bucket. memcached keeps this
+ * histogram up to date on every write when tracking is on; Tandem computes
+ * it from a walk when asked, so tracking costs nothing until it is used. */
+struct sizes_ctx {
+    uint32_t *bucket;
+    size_t n, cap;
+    bool oom;
+};
+
+static void note_size(void *arg, const struct store_view *v)
+{
+    struct sizes_ctx *x = arg;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 4096;
+        uint32_t *p = x->oom ? NULL : realloc(x->bucket, cap * sizeof(*p));
+        if (!p) {
+            x->oom = true;
+            return;
+        }
+        x->bucket = p;
+        x->cap = cap;
+    }
+    x->bucket[x->n++] = (v->size + 31) / 32;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sizes(struct conn *c)
+{
+    struct server *srv = conn_thread(c)->srv;
+    if (!srv->settings->track_sizes) {
+        buf_puts(&c->wbuf, "STAT sizes_status disabled\r\n");
+        return;
+    }
+    struct sizes_ctx x = {0};
+    struct store_cursor cur = {0};
+    while (!cur.done && !x.oom)
+        store_scan(srv->store, &cur, 4096, false, note_size, &x);
+    if (x.oom) {
+        free(x.bucket);
+        session_reply(c, "SERVER_ERROR out of memory writing stats", false);
+        return;
+    }
+    qsort(x.bucket, x.n, sizeof(*x.bucket), cmp_u32);
+    for (size_t i = 0; i < x.n;) {
+        size_t j = i;
+        while (j < x.n && x.bucket[j] == x.bucket[i])
+            j++;
+        buf_printf(&c->wbuf, "STAT %u %zu\r\n", x.bucket[i] * 32, j - i);
+        i = j;
+    }
+    free(x.bucket);
+}
+
 struct conns_ctx {
     struct buf *b;
     uint32_t now;
@@ -329,14 +389,17 @@ enum conn_action stats_run(struct conn *c, struct session *s, struct proto_req *
         return done(c);
     }
     if (tok_is(sub, "sizes")) {
-        buf_puts(&c->wbuf, "STAT sizes_status disabled\r\n");
+        sizes(c);
         return done(c);
     }
     if (tok_is(sub, "extstore"))
         return done(c);
     if (tok_is(sub, "sizes_enable") || tok_is(sub, "sizes_disable")) {
-        buf_puts(&c->wbuf, "STAT sizes_error no_sizes_tracking\r\n");
-        return done(c);
+        /* 1.6.18 answers with one line and no END */
+        bool on = tok_is(sub, "sizes_enable");
+        srv->settings->track_sizes = on;
+        buf_puts(&c->wbuf, on ? "STAT sizes_status enabled\r\n" : "STAT sizes_status disabled\r\n");
+        return CONN_WAIT;
     }
     session_reply(c, "ERROR", false);
     return CONN_WAIT;
@@ -396,7 +459,8 @@ static void dump_one(void *arg, const struct store_view *v)
         buf_printf(b, " exp=%u", v->exptime);
     else
         buf_puts(b, " exp=-1");
-    buf_printf(b, " la=%u cas=%llu fetch=%s cls=%u size=%u\r\n", v->atime,
+    /* memcached ends dump lines with a bare \n */
+    buf_printf(b, " la=%u cas=%llu fetch=%s cls=%u size=%u\n", v->atime,
                (unsigned long long)server_cas(conn_thread(d->c)->srv, v->version),
                v->fetched ? "yes" : "no", v->clsid, v->size);
 }
@@ -411,7 +475,7 @@ bool stats_valid_class_list(const char *p, size_t n)
         size_t start = i;
         while (i < n && p[i] >= '0' && p[i] <= '9' && v < 1000)
             v = v * 10 + (unsigned)(p[i++] - '0');
-        if (i == start || v == 0 || v >= MAX_CLASSES || (i < n && p[i] != ','))
+        if (i == start || v == 0 || v > MAX_CLASS_ID || (i < n && p[i] != ','))
             return false;
         i++;
     }

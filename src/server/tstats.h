@@ -17,7 +17,7 @@
 /* The counters, in one place so sum/reset/print stay in step. */
 #define TSTATS_FIELDS(X)                                                                       \
     X(get_cmds) X(get_hits) X(get_misses) X(touch_cmds) X(touch_hits) X(touch_misses)          \
-    X(set_cmds) X(flush_cmds) X(meta_cmds) X(delete_hits) X(delete_misses) X(incr_hits)        \
+    X(flush_cmds) X(meta_cmds) X(delete_hits) X(delete_misses) X(incr_hits)        \
     X(incr_misses) X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)         \
     X(auth_cmds) X(auth_errors) X(store_too_large) X(store_no_memory)
 

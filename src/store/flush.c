@@ -113,8 +113,10 @@ static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool ca
 void store_flush(struct store *s, uint32_t when)
 {
     uint32_t now = clock_now();
-    if (when == 0 || when <= now)
+    if (when == 0 || when == now)
         flush_merge(s, hlc_now(), 0, true);
+    else if (when < now) /* a time in the past: what was written up to then goes */
+        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000), 0, true);
     else
         flush_merge(s, hlc_from_ms((uint64_t)when * 1000), when, true);
 }

@@ -68,6 +68,7 @@ struct store *store_create(const struct store_config *cfg, const char **err)
     }
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
+    s->sweep_enabled = !cfg->no_sweep;
     if (!slab_setup(&s->slabs, cfg, err)) {
         free(s);
         return NULL;
@@ -325,6 +326,8 @@ enum store_status store_item_alloc(struct store *s, const char *key, size_t nkey
 }
 
 char *store_item_data(struct store_item *it) { return item_value(it); }
+
+uint8_t store_item_class(const struct store_item *it) { return it->clsid; }
 
 void store_item_free(struct store *s, struct store_item *it) { slab_free(s, it); }
 

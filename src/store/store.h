@@ -49,6 +49,7 @@ struct store_config {
     double growth_factor;    /* size class growth (-f), >1.0 */
     unsigned chunk_min;      /* smallest chunk payload (-n) */
     uint32_t tombstone_ttl;  /* seconds a delete is remembered; 0 keeps no tombstones */
+    bool no_sweep;           /* no background expiry sweep (-o no_lru_crawler) */
 };
 
 struct store;
@@ -116,6 +117,9 @@ enum store_status store_item_alloc(struct store *s, const char *key, size_t nkey
 
 /* Where the caller writes the item's `nvalue` value bytes. */
 char *store_item_data(struct store_item *it);
+
+/* The size class the item was allocated in (stats slabs counts sets per class). */
+uint8_t store_item_class(const struct store_item *it);
 
 /* Give up an item that was never linked (client went away, bad data chunk). */
 void store_item_free(struct store *s, struct store_item *it);
@@ -223,6 +227,10 @@ size_t store_scan(struct store *s, struct store_cursor *cur, size_t max, bool to
  * and old tombstones (a sweep round starts at most once a second), finish a
  * lowered memory limit. Returns true if there is more to do right away. */
 bool store_maintain(struct store *s);
+
+/* Turn the background expiry sweep on or off (lru_crawler enable|disable).
+ * Expired items are still removed lazily when looked up. */
+void store_set_sweep(struct store *s, bool on);
 
 /* Change the memory limit at run time (cache_memlimit). Shrinking evicts
  * and frees pages down to the new limit at once, whatever `evict` says;

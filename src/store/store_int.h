@@ -50,6 +50,7 @@ struct store {
     uint32_t sweep_started; /* clock_now() when the current/last round began */
     uint32_t sweep_shard;
     uint64_t sweep_cursor;
+    bool sweep_enabled; /* atomic: the background expiry sweep (lru_crawler enable|disable) */
     /* atomics */
     uint64_t too_large, no_memory, malloc_fails, crawler_reclaimed, crawler_items_checked;
 };

@@ -175,11 +175,17 @@ bool store_maintain(struct store *s)
         return false;
     store_flush_fold(s);
     bool more = rehash_step(s);
-    more |= sweep_step(s);
+    if (__atomic_load_n(&s->sweep_enabled, __ATOMIC_RELAXED))
+        more |= sweep_step(s);
     if (STAT_GET(s->slabs.used) > STAT_GET(s->slabs.limit))
         slab_shrink(s, STAT_GET(s->slabs.limit));
     pthread_mutex_unlock(&s->maint_lock);
     return more;
+}
+
+void store_set_sweep(struct store *s, bool on)
+{
+    __atomic_store_n(&s->sweep_enabled, on, __ATOMIC_RELAXED);
 }
 
 enum store_status store_set_limit(struct store *s, size_t mem_limit)
