@@ -200,6 +200,10 @@ def test_item_size_accounting(conn):
     assert st["bytes"] == str(sum(size for *_, size in ITEM_SIZES))
     items = stats_dict(conn, b"items")
     assert items["items:1:mem_requested"] == str(61 + 64 + 67)   # the big one is in another class
+    from test_text_admin import metadump
+    dump = metadump(conn)
+    sizes = dict(re.findall(rb"key=(\S+) .* size=(\d+)\n", dump))
+    assert sizes == {k: b"%d" % size for k, _, _, size in ITEM_SIZES}
 
 
 def test_item_size_accounting_without_cas(server_factory):
