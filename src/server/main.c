@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sysexits.h>
 #include <time.h>
@@ -111,23 +112,67 @@ static bool raise_fd_limit(unsigned maxconns)
     return true;
 }
 
-static bool drop_privileges(const char *user)
+/* Switch to -u's user when running as root; 0 or memcached's exit status. */
+static int drop_privileges(const char *user)
 {
     if (getuid() != 0 && geteuid() != 0)
-        return true;
+        return 0;
     struct passwd *pw = getpwnam(user);
     if (!pw) {
         fprintf(stderr, "can't find the user %s to switch to\n", user);
-        return false;
+        return EX_NOUSER;
     }
-    if (setgroups(0, NULL) < 0 && errno != EPERM) {
-        fprintf(stderr, "failed to drop supplementary groups\n");
-        return false;
-    }
-    if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+    if ((setgroups(0, NULL) < 0 && errno != EPERM) || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
         fprintf(stderr, "failed to assume identity of user %s\n", user);
+        return EX_OSERR;
+    }
+    return 0;
+}
+
+/* Options memcached has that this build does not: refuse them clearly. */
+static int refuse_unsupported(const struct settings *st)
+{
+    if (st->sasl) {
+        fprintf(stderr, "This server is not built with SASL support.\n");
+        return EX_USAGE;
+    }
+    if (st->ssl_enabled) {
+        fprintf(stderr, "This server is not built with TLS support.\n");
+        return EX_USAGE;
+    }
+    if (st->memory_file) {
+        fprintf(stderr, "tandemd does not support -e (memory file); "
+                        "use --snapshot-dir for restarts that keep data\n");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+/* -r and -k, as memcached applies them. */
+static void apply_process_limits(const struct settings *st)
+{
+    if (st->maxcore) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_CORE, &rl);
+        }
+    }
+    if (st->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n", strerror(errno));
+}
+
+/* -d: detach; stdout/stderr go to the config file's `logfile` if it has one. */
+static bool daemonize(const struct settings *st)
+{
+    signal(SIGHUP, SIG_IGN);
+    if (daemon(0, st->verbose > 0 || st->logfile) != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize\n");
         return false;
     }
+    if (st->logfile && (!freopen(st->logfile, "a", stdout) || !freopen(st->logfile, "a", stderr)))
+        return false;
     return true;
 }
 
@@ -208,15 +253,16 @@ int main(int argc, char **argv)
     }
     if (!raise_fd_limit(st.maxconns))
         return EX_OSERR;
+    if ((rc = refuse_unsupported(&st)) != 0)
+        return rc;
+    apply_process_limits(&st);
     if (st.auth_file && !auth_load(st.auth_file, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return EX_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (st.daemonize && daemon(0, st.verbose > 0) != 0) {
-        fprintf(stderr, "failed to daemon() in order to daemonize\n");
+    if (st.daemonize && !daemonize(&st))
         return EXIT_FAILURE;
-    }
 
     clock_tick();
     hlc_set_node((uint16_t)st.node_id);
@@ -246,8 +292,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EX_OSERR;
     }
-    if (st.username && st.username[0] && !drop_privileges(st.username))
-        return EX_OSERR;
+    if (st.username && st.username[0] && (rc = drop_privileges(st.username)) != 0)
+        return rc;
     if (st.pid_file && !write_pidfile(st.pid_file))
         return EXIT_FAILURE;
 
