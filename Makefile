@@ -26,7 +26,7 @@ PY      := /usr/bin/python3
 PORT    ?= 11211
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test run test unit integration conformance fuzz fuzz-build clean
+.PHONY: all deps deps-test deps-bench run test unit integration conformance fuzz fuzz-build bench clean
 
 all: deps $(B)/tandemd
 
@@ -117,6 +117,14 @@ fuzz: fuzz-build
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(CI_FUZZ_SECONDS),15)
+
+# --- benchmarks (not part of `make test`) -----------------------------------
+
+deps-bench:
+	@scripts/deps.sh bench
+
+bench: deps deps-bench $(B)/tandemd
+	bench/run.sh
 
 clean:
 	rm -rf $(B)

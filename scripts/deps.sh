@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages Tandem builds, tests and benchmarks with.
 # Idempotent: it asks dpkg what is missing and calls apt-get only then.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: all)
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libssl-dev libxxhash-dev libyaml-dev"
@@ -9,10 +9,14 @@ test_pkgs="clang libclang-rt-14-dev libcmocka-dev valgrind memcached libmemcache
  python3 python3-pytest python3-pymemcache python3-memcache
  php-cli php-memcached php-memcache"
 
+bench_pkgs="memcached libmemcached-tools gnuplot-nox linux-perf valgrind"
+
 case "${1:-all}" in
   build) want="$build_pkgs" ;;
-  test|all) want="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  test) want="$build_pkgs $test_pkgs" ;;
+  bench) want="$build_pkgs $bench_pkgs" ;;
+  all) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""
