@@ -219,7 +219,7 @@ int settings_check_user(const struct settings *s, char *err, size_t errlen);
 /* The -h text: memcached's option list, then Tandem's. */
 void settings_usage(FILE *out);
 
-/* The -V line: "tandemd 0.1.0 (memcached 1.6.18 compatible)". */
+/* The -V line: "memcached 1.6.18 (tandemd 0.1.0)". */
 void settings_version(FILE *out);
 
 /* The -i text: the licence. */

@@ -194,8 +194,8 @@ static const char usage_tandem[] =
 
 void settings_version(FILE *out)
 {
-    fprintf(out, "tandemd %s (memcached %s compatible)\n", SETTINGS_TANDEM_VERSION,
-            SETTINGS_MC_VERSION);
+    /* "memcached <version>" first: scripts take the second word as the version */
+    fprintf(out, "memcached %s (tandemd %s)\n", SETTINGS_MC_VERSION, SETTINGS_TANDEM_VERSION);
 }
 
 void settings_usage(FILE *out)

@@ -58,13 +58,12 @@ static size_t fmt_u64(char *buf, uint64_t v)
     return (size_t)snprintf(buf, 24, "%llu", (unsigned long long)v);
 }
 
-static void view_out(struct store *s, struct store_item *it, bool created, store_view_fn fn,
-                     void *arg)
+static void view_out(struct store_item *it, bool created, store_view_fn fn, void *arg)
 {
     if (fn == NULL)
         return;
     struct store_view v;
-    store_view_fill(s, it, &v);
+    store_view_fill(it, &v);
     v.created = created;
     fn(arg, &v);
 }
@@ -171,7 +170,7 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey,
     if (st == STORE_OK) {
         if (value != NULL)
             *value = v;
-        view_out(s, out, created, fn, arg);
+        view_out(out, created, fn, arg);
     }
     pthread_mutex_unlock(&sh->lock);
     if (dead != NULL)

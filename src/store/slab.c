@@ -120,14 +120,6 @@ uint8_t slab_class_for(const struct slabs *sl, size_t ntotal)
     return sl->class_of[(ntotal + 7) / 8];
 }
 
-uint32_t slab_footprint(const struct slabs *sl, const struct store_item *it)
-{
-    const struct slab_class *c = &sl->cls[it->clsid];
-    if (!c->large)
-        return c->size;
-    return (uint32_t)((const struct large_hdr *)it - 1)->alloc;
-}
-
 /* --- chunks and pages of one class (its lock held) ----------------------- */
 
 static struct store_item *chunk_at(const struct slab_class *c, uint32_t p, uint32_t i)

@@ -108,9 +108,6 @@ enum store_status slab_alloc(struct store *s, const char *key, size_t nkey, uint
 /* Return an unlinked item's memory. */
 void slab_free(struct store *s, struct store_item *it);
 
-/* Bytes an item occupies, allocator rounding included. */
-uint32_t slab_footprint(const struct slabs *sl, const struct store_item *it);
-
 /* Release pages and large items until mem_used <= target. False if busy
  * items prevented reaching it. */
 bool slab_shrink(struct store *s, size_t target);

@@ -193,7 +193,7 @@ static void free_if(struct store *s, struct store_item *it)
         slab_free(s, it);
 }
 
-void store_view_fill(struct store *s, struct store_item *it, struct store_view *v)
+void store_view_fill(struct store_item *it, struct store_view *v)
 {
     unsigned fl = item_flags(it);
     *v = (struct store_view){
@@ -205,7 +205,7 @@ void store_view_fill(struct store *s, struct store_item *it, struct store_view *
         .exptime = it->exptime,
         .atime = item_atime(it),
         .version = it->version,
-        .size = slab_footprint(&s->slabs, it),
+        .size = (uint32_t)item_size(it),
         .clsid = it->clsid,
         .fetched = (fl & ITEM_FETCHED) != 0,
         .stale = (fl & ITEM_STALE) != 0,
@@ -274,7 +274,7 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
     }
 
     struct store_view v;
-    store_view_fill(s, it, &v);
+    store_view_fill(it, &v);
     if (opt->touch)
         it->exptime = opt->exptime;
     bool won = created;

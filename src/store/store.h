@@ -68,7 +68,7 @@ struct store_view {
     uint32_t exptime;     /* absolute Unix seconds, 0 = never (after any touch) */
     uint32_t atime;       /* last access before this operation */
     uint64_t version;     /* the CAS value */
-    uint32_t size;        /* bytes the item occupies, overhead included */
+    uint32_t size;        /* the item's own bytes: header, flags, key, value (memcached's ntotal; `bytes` sums these) */
     uint8_t clsid;        /* size class, for stats and metadump */
     bool fetched;         /* had been fetched before this operation (mg h) */
     bool stale;           /* marked stale by an invalidation (mg X) */

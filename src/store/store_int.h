@@ -92,7 +92,7 @@ struct store_item *store_lookup_locked(struct store *s, struct shard *sh, uint64
                                        bool count_misses, struct store_item **dead);
 
 /* Fill a view of a linked item. (store.c) */
-void store_view_fill(struct store *s, struct store_item *it, struct store_view *v);
+void store_view_fill(struct store_item *it, struct store_view *v);
 
 /* One rehash step on a shard, started from any operation. (store.c) */
 void store_shard_step(struct store *s, struct shard *sh);

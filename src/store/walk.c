@@ -52,7 +52,7 @@ static bool scan_visit(void *arg, struct store_item *it)
     if (item_has(it, ITEM_TOMBSTONE) && !c->tombstones)
         return true;
     struct store_view v;
-    store_view_fill(c->s, it, &v);
+    store_view_fill(it, &v);
     if (c->fn != NULL)
         c->fn(c->arg, &v);
     c->visited++;

@@ -2,7 +2,7 @@
 import re
 import time
 
-from harness import stats_dict, wait_for
+from harness import IS_MEMCACHED, stats_dict, wait_for
 
 GENERAL = """pid uptime time version libevent pointer_size rusage_user rusage_system max_connections
 curr_connections total_connections rejected_connections connection_structures response_obj_oom
@@ -177,12 +177,24 @@ def test_stats_slabs_fields(conn):
 
 
 def test_stats_slabs_default_geometry(conn):
-    # 96-byte chunks in class 1 (10922 per 1 MB page), 120 in class 2.
     conn.expect(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n")
     conn.expect(b"set b 0 0 50\r\n%s\r\n" % (b"x" * 50), b"STORED\r\n")
     v = dict(stat_lines(conn, b"stats slabs\r\n"))
-    assert (v["1:chunk_size"], v["1:chunks_per_page"]) == ("96", "10922")
-    assert v["2:chunk_size"] == "120"
+    if IS_MEMCACHED:
+        # 96-byte chunks in class 1 (10922 per 1 MB page), 120 in class 2.
+        assert (v["1:chunk_size"], v["1:chunks_per_page"]) == ("96", "10922")
+        assert v["2:chunk_size"] == "120"
+    else:
+        # Tandem: 64 KiB pages; a 32-byte header + key + value fits its chunk,
+        # and the two items land in classes whose chunks grow with the item.
+        classes = sorted(int(k.split(":")[0]) for k in v if k.endswith(":chunk_size"))
+        assert len(classes) == 2
+        small, big = (int(v["%d:chunk_size" % c]) for c in classes)
+        assert 32 + 1 + 1 <= small < big and 32 + 1 + 50 <= big <= 32 + 1 + 50 + 64
+        for c in classes:
+            size, per_page = int(v["%d:chunk_size" % c]), int(v["%d:chunks_per_page" % c])
+            assert per_page == 65536 // size
+            assert v["%d:used_chunks" % c] == "1"
 
 
 # Item size as memcached counts it: 48-byte header + 8 cas (unless -C) +
@@ -192,9 +204,39 @@ ITEM_SIZES = [(b"a", b"1", 0, 61), (b"e1", b"abc", 0, 64), (b"f", b"xyz", 5, 67)
               (b"k" * 100, b"v" * 100, 0, 259)]
 
 
+def tandem_item_size(key, value, flags):
+    """Tandem's item size: a 32-byte header, 4 bytes of flags if non-zero, the
+    key and the value (no CAS field: the version lives in the header)."""
+    return 32 + (4 if flags else 0) + len(key) + len(value)
+
+
+def tandem_item_sizes(conn):
+    """`me` shows each item's own size; its class's chunks are at least that big."""
+    slabs = dict(stat_lines(conn, b"stats slabs\r\n"))
+    sizes = {}
+    for key, value, flags, _ in ITEM_SIZES:
+        m = re.fullmatch(rb"ME \S+ exp=-1 la=[01] cas=\d+ fetch=no cls=(\d+) size=(\d+)\r\n",
+                         conn.call(b"me %s\r\n" % key))
+        assert m
+        cls, size = int(m.group(1)), int(m.group(2))
+        assert size == tandem_item_size(key, value, flags)
+        if "%d:chunk_size" % cls in slabs:   # large items are not in a slab class
+            assert size <= int(slabs["%d:chunk_size" % cls])
+        sizes[key] = size
+    return sizes
+
+
 def test_item_size_accounting(conn):
     for key, value, flags, size in ITEM_SIZES:
         conn.expect(b"set %s %d 0 %d\r\n%s\r\n" % (key, flags, len(value), value), b"STORED\r\n")
+    if not IS_MEMCACHED:
+        sizes = tandem_item_sizes(conn)
+        assert stats_dict(conn)["bytes"] == str(sum(sizes.values()))
+        from test_text_admin import metadump
+        dumped = dict(re.findall(rb"key=(\S+) .* size=(\d+)\n", metadump(conn)))
+        assert dumped == {k: b"%d" % v for k, v in sizes.items()}
+        return
+    for key, value, flags, size in ITEM_SIZES:
         conn.expect_re(b"me %s\r\n" % key, rb"ME \S+ exp=-1 la=[01] cas=\d+ fetch=no cls=\d+ size=%d\r\n" % size)
     st = stats_dict(conn)
     assert st["bytes"] == str(sum(size for *_, size in ITEM_SIZES))
@@ -210,8 +252,11 @@ def test_item_size_accounting_without_cas(server_factory):
     srv = server_factory("-C")
     with srv.conn() as c:
         c.expect(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n")
-        c.expect_re(b"me a\r\n", rb"ME a exp=-1 la=[01] cas=0 fetch=no cls=1 size=53\r\n")
-        assert stats_dict(c)["bytes"] == "53"
+        # memcached saves the 8 CAS bytes under -C; Tandem keeps versions
+        # (replication needs them) and only reports cas=0.
+        size = 53 if IS_MEMCACHED else tandem_item_size(b"a", b"1", 0)
+        c.expect_re(b"me a\r\n", rb"ME a exp=-1 la=[01] cas=0 fetch=no cls=1 size=%d\r\n" % size)
+        assert stats_dict(c)["bytes"] == str(size)
 
 
 def test_stats_conns(server, conn):
@@ -241,7 +286,9 @@ def test_stats_sizes(conn):
 def test_stats_sizes_enable_disable(conn):
     # 1.6.18 answers these with a single STAT line and no END.
     conn.expect(b"stats sizes_enable\r\n", b"STAT sizes_status enabled\r\n")
-    conn.expect(b"set a 0 0 1\r\n1\r\nstats sizes\r\n", b"STORED\r\nSTAT 64 1\r\nEND\r\n")
+    # one item, in the 32-byte bucket that holds its size (61 or 34 bytes)
+    bucket = 64
+    conn.expect(b"set a 0 0 1\r\n1\r\nstats sizes\r\n", b"STORED\r\nSTAT %d 1\r\nEND\r\n" % bucket)
     conn.expect(b"stats sizes_disable\r\n", b"STAT sizes_status disabled\r\n")
 
 
@@ -250,6 +297,7 @@ def test_stats_sizes_with_track_sizes(server_factory):
     with srv.conn() as c:
         c.expect(b"set a 0 0 1\r\n1\r\nset b 0 0 100\r\n%s\r\n" % (b"x" * 100),
                  b"STORED\r\nSTORED\r\n")
+        # 32-byte buckets of the item size: 61/160 bytes in memcached, 34/133 in Tandem
         c.expect(b"stats sizes\r\n", b"STAT 64 1\r\nSTAT 160 1\r\nEND\r\n")
 
 

@@ -680,7 +680,7 @@ static void test_help_version_exit_zero(void **state)
     assert_non_null(strstr(help, "--replica-of"));
     free(help);
     char *ver = capture_stdout(run_version);
-    assert_string_equal(ver, "tandemd " SETTINGS_TANDEM_VERSION " (memcached 1.6.18 compatible)\n");
+    assert_string_equal(ver, "memcached 1.6.18 (tandemd " SETTINGS_TANDEM_VERSION ")\n");
     free(ver);
 }
 
