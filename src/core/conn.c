@@ -188,6 +188,19 @@ static enum io flush(struct conn *c)
     return IO_DONE;
 }
 
+void conn_send(struct conn *c)
+{
+    if (c->want_write)
+        return; /* on_event flushes when the socket drains */
+    enum io w = flush(c);
+    if (w == IO_ERROR || c->wbuf.oom) {
+        conn_close(c);
+    } else if (w == IO_AGAIN) {
+        c->want_write = true;
+        watch(c, EV_WRITE);
+    }
+}
+
 static void run_process(struct conn *c)
 {
     enum conn_action a = c->handler->process(c);

@@ -96,6 +96,11 @@ static inline void conn_consume(struct conn *c, size_t n) { c->rpos += n; }
 struct conn *conn_open(struct worker *w, int fd, enum conn_kind kind,
                        const struct conn_handler *h, const char *peer, const char *local);
 
+/* Send what is in wbuf now (for output produced outside process(), e.g. a
+ * log stream); waits for writability if the socket is full. May close (and
+ * free) the connection on a write error. */
+void conn_send(struct conn *c);
+
 /* Close now, without flushing (used at shutdown). */
 void conn_close(struct conn *c);
 

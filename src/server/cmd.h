@@ -12,6 +12,7 @@
 #include "core/conn.h"
 #include "proto/text.h"
 #include "server/server.h"
+#include "store/store.h"
 
 struct session;
 
@@ -20,6 +21,12 @@ struct session;
 bool cmd_begin_store(struct conn *c, struct session *s, const char *key, size_t nkey,
                      uint32_t flags, uint32_t exptime, uint32_t nbytes, bool is_set,
                      bool noreply, uint64_t trailer);
+
+/* Log a fetch / a store to `watch` clients (cheap when nobody watches). */
+void cmd_log_get(struct conn *c, const char *key, size_t nkey, bool hit, unsigned clsid,
+                 uint32_t nvalue);
+void cmd_log_store(struct conn *c, struct session *s, enum store_status st, unsigned clsid,
+                   uint32_t nvalue);
 
 /* Meta commands (mg ms md ma mn me). */
 enum conn_action cmd_meta_run(struct conn *c, struct session *s, struct proto_req *req);

@@ -18,6 +18,7 @@
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/watch.h"
 
 static bool tok_is(const struct proto_token *t, const char *s)
 {
@@ -240,22 +241,20 @@ static enum conn_action do_lru(struct conn *c, struct proto_req *req)
     return reply(c, "ERROR", false);
 }
 
-static enum conn_action do_watch(struct conn *c, struct proto_req *req)
+static enum conn_action do_watch(struct conn *c, struct session *s, struct proto_req *req)
 {
-    static const char *const kinds[] = {"fetchers",   "mutations", "evictions",
-                                        "connevents", "proxyreqs", "proxyevents",
-                                        "proxyuser",  "sysevents", "rawcmds"};
-    if (!conn_thread(c)->srv->settings->watch_enabled)
-        return reply(c, "CLIENT_ERROR watch commands not allowed", false);
-    for (size_t i = 1; i < req->ntokens; i++) {
-        bool known = false;
-        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-            known = known || tok_is(&req->tokens[i], kinds[k]);
-        if (!known)
-            return reply(c, "ERROR", false);
-    }
-    /* The connection becomes a watcher; Tandem emits no log stream yet. */
-    return reply(c, "OK", false);
+    struct server *srv = conn_thread(c)->srv;
+    if (!srv->settings->watch_enabled)
+        return reply(c, "CLIENT_ERROR watch commands not allowed", req->noreply);
+    if (c->wbuf.len > 0) /* replies of earlier pipelined commands are pending */
+        return reply(c, "ERROR cannot pipeline other commands before watch", req->noreply);
+    unsigned kinds = watch_kinds(req->tokens + 1, req->ntokens - 1);
+    if (!kinds)
+        return reply(c, "ERROR", req->noreply);
+    if (!watch_subscribe(srv->watch, c, kinds))
+        return reply(c, "SERVER_ERROR out of memory", false);
+    s->watching = true;
+    return reply(c, "OK", req->noreply);
 }
 
 static enum conn_action do_extstore(struct conn *c, struct proto_req *req)
@@ -284,7 +283,7 @@ enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_r
     case PROTO_CMD_LRU_CRAWLER: return do_lru_crawler(c, s, req);
     case PROTO_CMD_SLABS: return do_slabs(c, req);
     case PROTO_CMD_LRU: return do_lru(c, req);
-    case PROTO_CMD_WATCH: return do_watch(c, req);
+    case PROTO_CMD_WATCH: return do_watch(c, s, req);
     case PROTO_CMD_REFRESH_CERTS: return reply(c, "Error TLS not enabled", false);
     case PROTO_CMD_EXTSTORE: return do_extstore(c, req);
     default: return reply(c, "ERROR", false);

@@ -36,6 +36,7 @@ struct bget {
     bool with_key;
     bool with_value;
     uint8_t clsid;
+    uint32_t nvalue;
 };
 
 static void write_hit(void *arg, const struct store_view *v)
@@ -45,6 +46,7 @@ static void write_hit(void *arg, const struct store_view *v)
     uint16_t klen = g->with_key ? v->nkey : 0;
     uint32_t vlen = g->with_value ? v->nvalue : 0;
     g->clsid = v->clsid;
+    g->nvalue = v->nvalue;
     proto_bin_header(b, g->r, PROTO_BIN_OK, 4, klen, 4u + klen + vlen,
                      server_cas(conn_thread(g->c)->srv, v->version));
     proto_bin_put_u32(b, v->flags);
@@ -63,8 +65,9 @@ static void do_get(struct conn *c, const struct proto_bin_req *r)
     struct store_fetch opt = {.touch = touch};
     if (touch)
         opt.exptime = server_exptime((int64_t)r->exptime);
-    struct bget g = {c, r, with_key, op != PROTO_BIN_TOUCH, 0};
+    struct bget g = {c, r, with_key, op != PROTO_BIN_TOUCH, 0, 0};
     bool hit = store_fetch(t->srv->store, r->key, r->keylen, &opt, write_hit, &g) == STORE_OK;
+    cmd_log_get(c, r->key, r->keylen, hit, g.clsid, g.nvalue);
     if (touch) {
         TSTAT_INC(t->stats, touch_cmds);
         if (hit)
@@ -132,6 +135,9 @@ static void begin_store(struct conn *c, struct session *s, const struct proto_bi
     s->p.breq = *r;
     s->p.breq.key = NULL; /* points into rbuf, which may move; the item has the key */
     s->p.w = (struct store_write){.mode = bin_mode(r->opcode, r->cas), .cas = r->cas};
+    memcpy(s->p.key, r->key, r->keylen);
+    s->p.nkey = r->keylen;
+    s->p.exptime = exptime;
     session_read_value(c, s, it, r->value_len);
 }
 
@@ -141,9 +147,11 @@ void cmd_binary_store(struct conn *c, struct session *s)
     const struct proto_bin_req *r = &s->p.breq;
     struct store_item *it = s->item;
     s->item = NULL;
-    TSTAT_INC(t->stats, cls[store_item_class(it)].cmd_set);
+    unsigned clsid = store_item_class(it);
+    TSTAT_INC(t->stats, cls[clsid].cmd_set);
     uint64_t version = 0;
     enum store_status st = store_item_link(t->srv->store, it, &s->p.w, &version);
+    cmd_log_store(c, s, st, clsid, s->nvalue);
     bool is_cas = s->p.w.mode == STORE_CAS;
     switch (st) {
     case STORE_OK:

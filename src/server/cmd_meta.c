@@ -32,6 +32,7 @@ struct mg_ctx {
     struct conn *c;
     const struct proto_req *r;
     uint8_t clsid;
+    uint32_t nvalue;
 };
 
 static void mg_hit(void *arg, const struct store_view *v)
@@ -39,6 +40,7 @@ static void mg_hit(void *arg, const struct store_view *v)
     struct mg_ctx *g = arg;
     uint32_t now = clock_now();
     g->clsid = v->clsid;
+    g->nvalue = v->nvalue;
     /* v->exptime is after this request's T/N; prev_exptime is before them */
     struct proto_item it = {
         .key = v->key,
@@ -98,6 +100,7 @@ static enum conn_action do_mg(struct conn *c, struct proto_req *r)
         else
             TSTAT_INC(t->stats, get_misses);
     }
+    cmd_log_get(c, r->key.p, r->key.n, hit, g.clsid, g.nvalue);
     if (!hit)
         proto_meta_reply(&c->wbuf, r, "EN", NULL);
     return CONN_WAIT;
@@ -153,7 +156,9 @@ void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk)
     }
     const struct proto_req *r = &s->p.req;
     uint64_t version = 0;
+    unsigned clsid = store_item_class(it);
     enum store_status st = store_item_link(t->srv->store, it, &s->p.w, &version);
+    cmd_log_store(c, s, st, clsid, s->nvalue);
     bool is_cas = s->p.w.mode == STORE_CAS;
     struct proto_item stored = {.key = s->p.key, .nkey = s->p.nkey,
                                 .key_binary = r->key_binary,

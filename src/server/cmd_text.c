@@ -12,6 +12,7 @@
 #include "server/cmd.h"
 #include "server/session.h"
 #include "server/settings.h"
+#include "server/watch.h"
 
 /* --- retrieval ---------------------------------------------------------- */
 
@@ -19,6 +20,7 @@ struct get_ctx {
     struct conn *c;
     bool with_cas;
     uint8_t clsid;
+    uint32_t nvalue;
 };
 
 static void write_value(void *arg, const struct store_view *v)
@@ -26,6 +28,7 @@ static void write_value(void *arg, const struct store_view *v)
     struct get_ctx *g = arg;
     const struct server *srv = conn_thread(g->c)->srv;
     g->clsid = v->clsid;
+    g->nvalue = v->nvalue;
     proto_text_value(&g->c->wbuf, v->key, v->nkey, v->flags, v->value, v->nvalue, g->with_cas,
                      server_cas(srv, v->version));
 }
@@ -61,6 +64,7 @@ static enum conn_action do_get(struct conn *c, struct proto_req *req, bool with_
                 TSTAT_INC(t->stats, get_misses);
         }
         cmd_detail_record(t->srv, key.p, key.n, CMD_DETAIL_GET, hit);
+        cmd_log_get(c, key.p, key.n, hit, g.clsid, g.nvalue);
     }
     buf_append(&c->wbuf, "END\r\n", 5);
     return CONN_WAIT;
@@ -93,9 +97,14 @@ bool cmd_begin_store(struct conn *c, struct session *s, const char *key, size_t 
     if (st == STORE_OK) {
         memcpy(s->p.key, key, nkey);
         s->p.nkey = nkey;
+        s->p.exptime = exptime;
         session_read_value(c, s, it, nbytes);
         return true;
     }
+    memcpy(s->p.key, key, nkey);
+    s->p.nkey = nkey;
+    s->p.exptime = exptime;
+    cmd_log_store(c, s, st, 0, nbytes);
     if (st == STORE_TOO_LARGE) {
         TSTAT_INC(t->stats, store_too_large);
         session_reply(c, "SERVER_ERROR object too large for cache", noreply);
@@ -131,7 +140,9 @@ void cmd_text_store(struct conn *c, struct session *s, bool bad_chunk)
         session_reply(c, "CLIENT_ERROR bad data chunk", s->p.noreply);
         return;
     }
+    unsigned clsid = store_item_class(it);
     enum store_status st = store_item_link(t->srv->store, it, &s->p.w, NULL);
+    cmd_log_store(c, s, st, clsid, s->nvalue);
     bool is_cas = s->p.w.mode == STORE_CAS;
     const char *reply = "SERVER_ERROR Unhandled storage type.";
     switch (st) {
@@ -263,4 +274,35 @@ enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_re
         return CONN_CLOSE;
     default: return cmd_admin_run(c, s, req);
     }
+}
+
+/* --- watch logging ---------------------------------------------------------- */
+
+void cmd_log_get(struct conn *c, const char *key, size_t nkey, bool hit, unsigned clsid,
+                 uint32_t nvalue)
+{
+    struct watch *w = conn_thread(c)->srv->watch;
+    if (watch_wanted(w, WATCH_FETCHERS))
+        watch_item_get(w, c->fd, key, nkey, hit ? WATCH_FOUND : WATCH_NOT_FOUND,
+                       hit ? clsid : 0, hit ? nvalue : 0);
+}
+
+void cmd_log_store(struct conn *c, struct session *s, enum store_status st, unsigned clsid,
+                   uint32_t nvalue)
+{
+    static const char *const cmds[] = {[STORE_SET] = "set",         [STORE_ADD] = "add",
+                                       [STORE_REPLACE] = "replace", [STORE_APPEND] = "append",
+                                       [STORE_PREPEND] = "prepend", [STORE_CAS] = "cas"};
+    struct watch *w = conn_thread(c)->srv->watch;
+    if (!watch_wanted(w, WATCH_MUTATIONS))
+        return;
+    const char *status = st == STORE_OK ? "stored"
+                         : st == STORE_EXISTS ? "exists"
+                         : st == STORE_NOT_FOUND ? "not_found"
+                         : st == STORE_TOO_LARGE ? "too_large"
+                         : st == STORE_NO_MEMORY ? "no_memory"
+                                                 : "not_stored";
+    uint32_t now = clock_now();
+    uint32_t ttl = s->p.exptime > now ? s->p.exptime - now : 0;
+    watch_item_store(w, c->fd, s->p.key, s->p.nkey, status, cmds[s->p.w.mode], ttl, clsid, nvalue);
 }

@@ -31,6 +31,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "server/settings.h"
+#include "server/watch.h"
 #include "store/store.h"
 
 #define MAINT_IDLE_NS (100 * 1000 * 1000)
@@ -273,7 +274,8 @@ int main(int argc, char **argv)
     atomic_store(&srv.detail_enabled, st.detail_enabled);
     srv.store = make_store(&st);
     srv.main_base = event_base_new();
-    if (!srv.store || !srv.main_base || !start_workers(&srv)) {
+    srv.watch = watch_create();
+    if (!srv.store || !srv.main_base || !srv.watch || !start_workers(&srv)) {
         fprintf(stderr, "failed to initialise the server\n");
         return EXIT_FAILURE;
     }
@@ -334,6 +336,7 @@ int main(int argc, char **argv)
     event_base_free(srv.main_base);
     free_workers_ctx(&srv);
     store_destroy(srv.store);
+    watch_destroy(srv.watch);
     auth_free();
     if (st.pid_file)
         unlink(st.pid_file);

@@ -34,6 +34,7 @@ struct server {
     struct tstats **tstats;         /* one per worker */
     struct thread_ctx *ctx;         /* one per worker */
     struct event_base *main_base;
+    struct watch *watch;            /* `watch` log streams */
     uint32_t started;               /* clock_started() at boot */
     unsigned reserved_fds;
     /* Runtime-adjustable knobs, changed by admin commands from any worker. */

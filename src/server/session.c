@@ -17,6 +17,7 @@
 #include "server/auth.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/watch.h"
 
 #define OUT_HIGH_WATER (512 * 1024)
 #define DIRECT_MIN 4096 /* read straight into the item when this much is missing */
@@ -167,6 +168,10 @@ static enum conn_action process(struct conn *c)
     const struct settings *st = conn_thread(c)->srv->settings;
     int budget = st->reqs_per_event > 0 ? st->reqs_per_event : 20;
 
+    if (s->watching) { /* watchers only listen; what they send is dropped */
+        conn_consume(c, conn_rlen(c));
+        return CONN_WAIT;
+    }
     for (;;) {
         if (c->wbuf.len > OUT_HIGH_WATER)
             return CONN_MORE;
@@ -234,6 +239,8 @@ static void closed(struct conn *c)
     if (!s)
         return;
     drop_item(c, s); /* a client that left mid-value stores nothing */
+    if (s->watching)
+        watch_unsubscribe(conn_thread(c)->srv->watch, c);
     free(s);
     c->ctx = NULL;
 }

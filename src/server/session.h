@@ -35,6 +35,7 @@ struct pending {
     struct proto_bin_req breq; /* binary: the header */
     char key[PROTO_KEY_MAX + 1];
     size_t nkey;
+    uint32_t exptime;          /* for the mutation log */
 };
 
 struct session {
@@ -47,6 +48,7 @@ struct session {
     uint64_t swallow;          /* bytes left to skip in ST_SWALLOW */
     bool authenticated;        /* -Y: ascii auth passed */
     bool quit;                 /* close once the output is flushed */
+    bool watching;             /* a `watch` log stream: input is ignored */
     struct pending p;
     struct {                   /* an lru_crawler metadump in progress */
         bool active;

@@ -17,6 +17,7 @@
 #include "server/cmd.h"
 #include "server/session.h"
 #include "server/settings.h"
+#include "server/watch.h"
 
 #define DUMP_SLICE 512 /* items per metadump step */
 #define MAX_CLASSES 256
@@ -141,11 +142,15 @@ static void general(struct conn *c)
     stat_u64(b, "lru_crawler_starts", 1);
     stat_u64(b, "lru_maintainer_juggles", 0);
     stat_u64(b, "malloc_fails", ss.malloc_fails);
-    static const char *const idle2[] = {
-        "log_worker_dropped", "log_worker_written",  "log_watcher_skipped", "log_watcher_sent",
-        "log_watchers",       "unexpected_napi_ids", "round_robin_fallback"};
-    for (size_t i = 0; i < sizeof(idle2) / sizeof(idle2[0]); i++)
-        stat_u64(b, idle2[i], 0);
+    struct watch_stats ws;
+    watch_stats(srv->watch, &ws);
+    stat_u64(b, "log_worker_dropped", 0);
+    stat_u64(b, "log_worker_written", ws.sent);
+    stat_u64(b, "log_watcher_skipped", ws.skipped);
+    stat_u64(b, "log_watcher_sent", ws.sent);
+    stat_u64(b, "log_watchers", ws.watchers);
+    stat_u64(b, "unexpected_napi_ids", 0);
+    stat_u64(b, "round_robin_fallback", 0);
     stat_u64(b, "bytes", ss.bytes);
     stat_u64(b, "curr_items", ss.curr_items);
     stat_u64(b, "total_items", ss.total_items);

@@ -299,3 +299,17 @@ def test_refresh_certs_without_tls(conn):
 def test_debug_only_commands_are_errors(conn):
     conn.expect(b"misbehave\r\n", b"ERROR\r\n")
     conn.expect(b"debugtime 1\r\n", b"ERROR\r\n")
+
+
+def test_watch_streams_mutations(server):
+    with server.conn() as w, server.conn() as c:
+        assert w.call(b"watch mutations\r\n") == b"OK\r\n"
+        c.expect(b"set mut 0 100 3\r\nabc\r\n", b"STORED\r\n")
+        c.expect(b"add mut 0 0 1\r\nx\r\n", b"NOT_STORED\r\n")
+        first = w.recv_until(b"\n")
+        assert re.fullmatch(rb"ts=\d+\.\d+ gid=\d+ type=item_store key=mut status=stored cmd=set "
+                            rb"ttl=(99|100) clsid=\d+ cfd=\d+ size=3\n", first), first
+        second = w.recv_until(b"\n")
+        assert re.fullmatch(rb"ts=\d+\.\d+ gid=\d+ type=item_store key=mut status=not_stored "
+                            rb"cmd=add ttl=0 clsid=\d+ cfd=\d+ size=1\n", second), second
+        assert stats_dict(c)["log_watchers"] == "1"
