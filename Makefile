@@ -26,7 +26,7 @@ PY      := /usr/bin/python3
 PORT    ?= 11211
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test deps-bench run test unit integration conformance fuzz fuzz-build bench clean
+.PHONY: all deps deps-test deps-bench run test unit integration valgrind conformance fuzz fuzz-build bench clean
 
 all: deps $(B)/tandemd
 
@@ -93,10 +93,21 @@ unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
 integration: deps deps-test $(BA)/tandemd $(B)/tandemd
 	TANDEMD=$(CURDIR)/$(BA)/tandemd $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
+# The release build under valgrind (memcheck, leaks included) through the
+# parts of the suite that exercise every protocol path and the abuse cases.
+VALGRIND := valgrind -q --error-markers=VALGRIND-ERROR-BEGIN,VALGRIND-ERROR-END \
+            --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+VALGRIND_TESTS := tests/integration/test_text_storage.py tests/integration/test_meta.py \
+                  tests/integration/test_binary_raw.py tests/integration/test_abuse.py
+
+valgrind: deps deps-test $(B)/tandemd
+	TANDEMD=$(CURDIR)/$(B)/tandemd TANDEMD_WRAP="$(VALGRIND)" \
+	  $(PY) -m pytest -q -p no:cacheprovider $(VALGRIND_TESTS)
+
 conformance: deps deps-test $(BA)/tandemd
 	$(PY) tests/conformance/memccapable.py $(CURDIR)/$(BA)/tandemd
 
-test: deps deps-test unit fuzz-smoke integration
+test: deps deps-test unit fuzz-smoke valgrind integration
 
 # --- fuzzing (clang libFuzzer) -----------------------------------------------
 

@@ -16,6 +16,7 @@ The fixtures live in conftest.py; tests import helpers from here.
 """
 import os
 import re
+import shlex
 import signal
 import socket
 import struct
@@ -41,11 +42,15 @@ def tandem_only(test):
     return pytest.mark.tandem_only(skip(test))
 
 
-# Markers that mean "the sanitizers caught a bug" in a tandemd stderr file.
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+# TANDEMD_WRAP runs the server under a tool, e.g. "valgrind -q ..." (make valgrind).
+WRAP = shlex.split(os.environ.get("TANDEMD_WRAP", "")) if not IS_MEMCACHED else []
 
-READY_TIMEOUT = 15.0     # ASan builds start slower; memcached needs ~10 ms
-STOP_TIMEOUT = 5.0
+# Markers that mean "the sanitizers (or valgrind) caught a bug" in a tandemd stderr file.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                     "VALGRIND-ERROR-BEGIN")
+
+READY_TIMEOUT = 60.0 if WRAP else 15.0   # ASan and valgrind start slower; memcached ~10 ms
+STOP_TIMEOUT = 30.0 if WRAP else 5.0     # valgrind's leak check runs at exit
 IO_TIMEOUT = 5.0
 
 _ports_handed_out = set()
@@ -106,7 +111,7 @@ class Server:
     # -- lifecycle -----------------------------------------------------------
 
     def command(self):
-        argv = [BINARY]
+        argv = WRAP + [BINARY]
         if os.geteuid() == 0:
             argv += ["-u", "root"]
         if self.unix:
