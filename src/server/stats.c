@@ -210,13 +210,12 @@ static void slabs(struct conn *c)
     }
     tstats_sum(srv->tstats, srv->nworkers, ts);
     size_t n = store_class_stats(srv->store, cs, MAX_CLASSES);
-    uint64_t active = 0, malloced = 0;
+    uint64_t active = 0;
     for (size_t i = 0; i < n; i++) {
         const struct store_class_stats *k = &cs[i];
         if (k->total_pages == 0)
             continue;
         active++;
-        malloced += k->total_pages * (uint64_t)k->chunk_size * k->chunks_per_page;
         const typeof(ts->cls[0]) *h = &ts->cls[k->clsid];
         uint64_t v[] = {k->chunk_size, k->chunks_per_page, k->total_pages, k->total_chunks,
                         k->used_chunks, k->free_chunks, k->free_chunks_end, h->get_hits,
@@ -231,7 +230,9 @@ static void slabs(struct conn *c)
                        (unsigned long long)v[f]);
     }
     stat_u64(&c->wbuf, "active_slabs", active);
-    stat_u64(&c->wbuf, "total_malloced", malloced);
+    struct store_stats ss; /* all item memory counted against -m */
+    store_stats(srv->store, &ss);
+    stat_u64(&c->wbuf, "total_malloced", ss.mem_used);
     free(cs);
     free(ts);
 }
