@@ -71,12 +71,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 void buf_put_u64(struct buf *b, unsigned long long v)
 {
     char tmp[20];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    buf_append(b, tmp + i, sizeof(tmp) - i);
+    buf_append(b, tmp, (size_t)(buf_fmt_u64(tmp, v) - tmp));
 }
 
 void buf_consume(struct buf *b, size_t n)

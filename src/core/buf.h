@@ -34,6 +34,20 @@ void buf_puts(struct buf *b, const char *s);
 /* Append printf-style formatted text. */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Write the decimal form of `v` at p (at most 20 bytes); returns the end. */
+static inline char *buf_fmt_u64(char *p, unsigned long long v)
+{
+    char tmp[20];
+    int i = (int)sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (; i < (int)sizeof(tmp); i++)
+        *p++ = tmp[i];
+    return p;
+}
+
 /* Append the decimal form of `v`. */
 void buf_put_u64(struct buf *b, unsigned long long v);
 

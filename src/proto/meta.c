@@ -331,18 +331,6 @@ enum proto_status proto_meta_parse(struct proto_req *req)
 
 /* --- replies ------------------------------------------------------------- */
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(p, tmp + i, sizeof(tmp) - i);
-    return p + (sizeof(tmp) - i);
-}
-
 static char *put_bare_flag(char *p, char flag)
 {
     *p++ = ' ';
@@ -354,7 +342,7 @@ static char *put_flag_u64(char *p, char flag, uint64_t v)
 {
     *p++ = ' ';
     *p++ = flag;
-    return put_u64(p, v);
+    return buf_fmt_u64(p, v);
 }
 
 /* memcached prints a TTL as an unsigned 32-bit difference, or -1. */
@@ -366,7 +354,7 @@ static char *put_ttl(char *p, int64_t ttl)
         memcpy(p, "-1", 2);
         return p + 2;
     }
-    return put_u64(p, (uint32_t)ttl);
+    return buf_fmt_u64(p, (uint32_t)ttl);
 }
 
 static char *put_key(char *p, const char *key, size_t nkey, bool binary)
@@ -510,7 +498,7 @@ void proto_meta_reply(struct buf *out, const struct proto_req *req, const char *
     p += ncode;
     if (va) {
         *p++ = ' ';
-        p = put_u64(p, nvalue);
+        p = buf_fmt_u64(p, nvalue);
     }
     p = put_flags(p, req, item, what);
     if (what == REFLECT_MG_HIT) {

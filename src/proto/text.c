@@ -557,18 +557,6 @@ enum proto_status proto_text_parse(const char *buf, size_t len, struct proto_req
 
 /* --- replies ------------------------------------------------------------- */
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(p, tmp + i, sizeof(tmp) - i);
-    return p + (sizeof(tmp) - i);
-}
-
 void proto_text_value(struct buf *out, const char *key, size_t nkey, uint32_t flags,
                       const char *data, size_t ndata, bool with_cas, uint64_t cas)
 {
@@ -582,12 +570,12 @@ void proto_text_value(struct buf *out, const char *key, size_t nkey, uint32_t fl
     memcpy(p, key, nkey);
     p += nkey;
     *p++ = ' ';
-    p = put_u64(p, flags);
+    p = buf_fmt_u64(p, flags);
     *p++ = ' ';
-    p = put_u64(p, ndata);
+    p = buf_fmt_u64(p, ndata);
     if (with_cas) {
         *p++ = ' ';
-        p = put_u64(p, cas);
+        p = buf_fmt_u64(p, cas);
     }
     memcpy(p, "\r\n", 2);
     p += 2;

@@ -22,6 +22,9 @@ bool cmd_begin_store(struct conn *c, struct session *s, const char *key, size_t 
                      uint32_t flags, uint32_t exptime, uint32_t nbytes, bool is_set,
                      bool noreply, uint64_t trailer);
 
+/* Count one lookup: a touch (gat, touch, mg T) or a plain get, hit or miss. */
+void cmd_count_fetch(struct thread_ctx *t, bool touch, bool hit, unsigned clsid);
+
 /* Log a fetch / a store to `watch` clients (cheap when nobody watches). */
 void cmd_log_get(struct conn *c, const char *key, size_t nkey, bool hit, unsigned clsid,
                  uint32_t nvalue);

@@ -68,19 +68,7 @@ static void do_get(struct conn *c, const struct proto_bin_req *r)
     struct bget g = {c, r, with_key, op != PROTO_BIN_TOUCH, 0, 0};
     bool hit = store_fetch(t->srv->store, r->key, r->keylen, &opt, write_hit, &g) == STORE_OK;
     cmd_log_get(c, r->key, r->keylen, hit, g.clsid, g.nvalue);
-    if (touch) {
-        TSTAT_INC(t->stats, touch_cmds);
-        if (hit)
-            TSTAT_INC(t->stats, cls[g.clsid].touch_hits);
-        else
-            TSTAT_INC(t->stats, touch_misses);
-    } else {
-        TSTAT_INC(t->stats, get_cmds);
-        if (hit)
-            TSTAT_INC(t->stats, cls[g.clsid].get_hits);
-        else
-            TSTAT_INC(t->stats, get_misses);
-    }
+    cmd_count_fetch(t, touch, hit, g.clsid);
     if (hit || r->quiet)
         return;
     if (with_key) {

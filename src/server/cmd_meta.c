@@ -87,19 +87,7 @@ static enum conn_action do_mg(struct conn *c, struct proto_req *r)
     }
     struct mg_ctx g = {.c = c, .r = r};
     bool hit = store_fetch(t->srv->store, r->key.p, r->key.n, &opt, mg_hit, &g) == STORE_OK;
-    if (has(r, 'T')) {
-        TSTAT_INC(t->stats, touch_cmds);
-        if (hit)
-            TSTAT_INC(t->stats, cls[g.clsid].touch_hits);
-        else
-            TSTAT_INC(t->stats, touch_misses);
-    } else {
-        TSTAT_INC(t->stats, get_cmds);
-        if (hit)
-            TSTAT_INC(t->stats, cls[g.clsid].get_hits);
-        else
-            TSTAT_INC(t->stats, get_misses);
-    }
+    cmd_count_fetch(t, has(r, 'T'), hit, g.clsid);
     cmd_log_get(c, r->key.p, r->key.n, hit, g.clsid, g.nvalue);
     if (!hit)
         proto_meta_reply(&c->wbuf, r, "EN", NULL);

@@ -50,19 +50,7 @@ static enum conn_action do_get(struct conn *c, struct proto_req *req, bool with_
             return CONN_WAIT;
         }
         bool hit = store_fetch(t->srv->store, key.p, key.n, &opt, write_value, &g) == STORE_OK;
-        if (touch) {
-            TSTAT_INC(t->stats, touch_cmds);
-            if (hit)
-                TSTAT_INC(t->stats, cls[g.clsid].touch_hits);
-            else
-                TSTAT_INC(t->stats, touch_misses);
-        } else {
-            TSTAT_INC(t->stats, get_cmds);
-            if (hit)
-                TSTAT_INC(t->stats, cls[g.clsid].get_hits);
-            else
-                TSTAT_INC(t->stats, get_misses);
-        }
+        cmd_count_fetch(t, touch, hit, g.clsid);
         cmd_detail_record(t->srv, key.p, key.n, CMD_DETAIL_GET, hit);
         cmd_log_get(c, key.p, key.n, hit, g.clsid, g.nvalue);
     }
@@ -237,11 +225,7 @@ static enum conn_action do_touch(struct conn *c, struct proto_req *req)
     uint8_t clsid = 0;
     bool hit =
         store_fetch(t->srv->store, req->key.p, req->key.n, &opt, note_class, &clsid) == STORE_OK;
-    TSTAT_INC(t->stats, touch_cmds);
-    if (hit)
-        TSTAT_INC(t->stats, cls[clsid].touch_hits);
-    else
-        TSTAT_INC(t->stats, touch_misses);
+    cmd_count_fetch(t, true, hit, clsid);
     session_reply(c, hit ? "TOUCHED" : "NOT_FOUND", req->noreply);
     return CONN_WAIT;
 }
@@ -276,7 +260,24 @@ enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_re
     }
 }
 
-/* --- watch logging ---------------------------------------------------------- */
+/* --- counting and watch logging -------------------------------------------- */
+
+void cmd_count_fetch(struct thread_ctx *t, bool touch, bool hit, unsigned clsid)
+{
+    if (touch) {
+        TSTAT_INC(t->stats, touch_cmds);
+        if (hit)
+            TSTAT_INC(t->stats, cls[clsid].touch_hits);
+        else
+            TSTAT_INC(t->stats, touch_misses);
+    } else {
+        TSTAT_INC(t->stats, get_cmds);
+        if (hit)
+            TSTAT_INC(t->stats, cls[clsid].get_hits);
+        else
+            TSTAT_INC(t->stats, get_misses);
+    }
+}
 
 void cmd_log_get(struct conn *c, const char *key, size_t nkey, bool hit, unsigned clsid,
                  uint32_t nvalue)
