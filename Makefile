@@ -14,8 +14,9 @@ BA  := build/asan
 CORE   := $(wildcard src/core/*.c)
 PROTO  := $(wildcard src/proto/*.c)
 STORE  := $(wildcard src/store/*.c)
+REPL   := $(wildcard src/repl/*.c)
 SERVER := $(wildcard src/server/*.c)
-LIBSRC := $(CORE) $(PROTO) $(STORE)
+LIBSRC := $(CORE) $(PROTO) $(STORE) $(REPL)
 
 TANDEMD_SRC := $(LIBSRC) $(SERVER)
 
@@ -78,7 +79,8 @@ run: all
 SERVER_LIB := $(filter-out src/server/main.c,$(SERVER))
 unit_mod = $(word 2,$(subst _, ,$(1)))
 unit_src = $(CORE) $(if $(filter proto,$(1)),$(PROTO)) $(if $(filter store,$(1)),$(STORE)) \
-           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(SERVER_LIB))
+           $(if $(filter repl,$(1)),$(STORE) $(REPL)) \
+           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(REPL) $(SERVER_LIB))
 
 .SECONDEXPANSION:
 $(BA)/tests/%: tests/unit/%.c $$(call obj,$(BA),$$(call unit_src,$$(call unit_mod,$$*)))
@@ -112,11 +114,13 @@ test: deps deps-test unit fuzz-smoke valgrind integration
 # --- fuzzing (clang libFuzzer) -----------------------------------------------
 
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-# The parsers depend on core/buf only; linking just that keeps the targets small.
-$(B)/fuzz/%: tests/fuzz/%.c src/core/buf.c $(PROTO)
+# The parsers depend on core/buf only (the replication frame codec also on
+# its CRC); linking just those keeps the targets small.
+FUZZ_SRC := src/core/buf.c $(PROTO) $(wildcard src/repl/frame.c src/repl/crc32c.c)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lcrypto
 
 fuzz-build: deps deps-test $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
