@@ -170,6 +170,7 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey,
     if (st == STORE_OK) {
         if (value != NULL)
             *value = v;
+        store_emit_item(s, out, false);
         view_out(out, created, fn, arg);
     }
     pthread_mutex_unlock(&sh->lock);

@@ -94,7 +94,8 @@ void store_flush_fold(struct store *s)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool cancel_pending)
+static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool cancel_pending,
+                        bool applied)
 {
     struct flush_state *f = &s->flush;
     uint32_t now = clock_now();
@@ -107,6 +108,11 @@ static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool ca
     } else {
         pending_write(f, when, cutoff);
     }
+    if (s->cfg.on_change != NULL) {
+        struct store_change ch = {.kind = STORE_CHANGE_FLUSH, .cutoff = cutoff,
+                                  .when = when, .applied = applied};
+        s->cfg.on_change(s->cfg.on_change_arg, &ch);
+    }
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -114,15 +120,15 @@ void store_flush(struct store *s, uint32_t when)
 {
     uint32_t now = clock_now();
     if (when == 0 || when == now)
-        flush_merge(s, hlc_now(), 0, true);
+        flush_merge(s, hlc_now(), 0, true, false);
     else if (when < now) /* a time in the past: what was written up to then goes */
-        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000), 0, true);
+        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000), 0, true, false);
     else
-        flush_merge(s, hlc_from_ms((uint64_t)when * 1000), when, true);
+        flush_merge(s, hlc_from_ms((uint64_t)when * 1000), when, true, false);
 }
 
 void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when)
 {
     hlc_observe(cutoff);
-    flush_merge(s, cutoff, when, false);
+    flush_merge(s, cutoff, when, false, true);
 }

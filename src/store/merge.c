@@ -73,6 +73,7 @@ enum store_status store_apply(struct store *s, const struct store_record *r)
             store_unlink_locked(s, sh, h, old);
             garbage = old;
         }
+        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, true);
     } else if ((st = record_item(s, r, now, &it)) == STORE_OK) {
         if (old != NULL) {
             store_replace_locked(s, sh, h, old, it);
@@ -80,10 +81,12 @@ enum store_status store_apply(struct store *s, const struct store_record *r)
         } else {
             store_link_locked(s, sh, h, it);
         }
+        store_emit_item(s, it, true);
     } else if (old != NULL && r->tombstone) {
         /* No memory for the tombstone: the delete must still happen. */
         store_unlink_locked(s, sh, h, old);
         garbage = old;
+        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, true);
     }
     pthread_mutex_unlock(&sh->lock);
     if (dead != NULL)

@@ -224,6 +224,29 @@ static uint32_t recache_deadline(uint32_t ttl, uint32_t now)
     return ttl > 60 * 60 * 24 * 30 ? ttl : now + ttl;
 }
 
+void store_emit_item(struct store *s, struct store_item *it, bool applied)
+{
+    if (s->cfg.on_change == NULL)
+        return;
+    struct store_view v;
+    store_view_fill(it, &v);
+    bool tomb = item_has(it, ITEM_TOMBSTONE);
+    struct store_change ch = {.kind = tomb ? STORE_CHANGE_TOMB : STORE_CHANGE_SET,
+                              .item = &v, .applied = applied};
+    s->cfg.on_change(s->cfg.on_change_arg, &ch);
+}
+
+void store_emit_tomb(struct store *s, const char *key, size_t nkey, uint64_t version,
+                     bool binary_key, bool applied)
+{
+    if (s->cfg.on_change == NULL)
+        return;
+    struct store_view v = {.key = key, .nkey = (uint8_t)nkey, .version = version,
+                           .binary_key = binary_key, .tombstone = true};
+    struct store_change ch = {.kind = STORE_CHANGE_TOMB, .item = &v, .applied = applied};
+    s->cfg.on_change(s->cfg.on_change_arg, &ch);
+}
+
 /* mg N: create an empty item on a miss (shard lock held). */
 static struct store_item *vivify(struct store *s, struct shard *sh, uint64_t h, const char *key,
                                  size_t nkey, uint32_t exptime, uint32_t now,
@@ -266,6 +289,8 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
     if (it == NULL && opt->vivify) {
         it = vivify(s, sh, h, key, nkey, opt->vivify_exptime, now, &tomb);
         created = it != NULL;
+        if (created)
+            store_emit_item(s, it, false);
     }
     if (it == NULL) {
         pthread_mutex_unlock(&sh->lock);
@@ -275,8 +300,12 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
 
     struct store_view v;
     store_view_fill(it, &v);
-    if (opt->touch)
+    if (opt->touch && !created) {
         it->exptime = opt->exptime;
+        if (s->cfg.touch_new_version)
+            it->version = hlc_now();
+        store_emit_item(s, it, false);
+    }
     bool won = created;
     unsigned fl = item_flags(it);
     if (opt->recache && !created && !(fl & ITEM_WIN_SENT) && it->exptime != 0 &&
@@ -292,6 +321,7 @@ enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
             item_set(it, ITEM_FETCHED | ITEM_REFERENCED);
     }
     v.exptime = it->exptime;
+    v.version = it->version;
     v.won = won;
     v.created = created;
     if (fn != NULL)
@@ -438,6 +468,7 @@ enum store_status store_item_link(struct store *s, struct store_item *it,
             store_link_locked(s, sh, h, nw);
         if (version != NULL)
             *version = nw->version;
+        store_emit_item(s, nw, false);
     }
     pthread_mutex_unlock(&sh->lock);
     free_if(s, dead);
@@ -499,10 +530,13 @@ enum store_status store_delete(struct store *s, const char *key, size_t nkey,
         item_set(it, ITEM_STALE);
         item_clear(it, ITEM_WIN_SENT); /* so the next reader can win */
         it->version = hlc_now();
+        store_emit_item(s, it, false);
     } else if (s->cfg.tombstone_ttl > 0) {
         garbage = entomb(s, sh, h, it, now);
+        store_emit_item(s, htab_find(&sh->tab, h, key, nkey, NULL), false);
     } else {
         store_unlink_locked(s, sh, h, it);
+        store_emit_tomb(s, key, nkey, hlc_now(), item_has(it, ITEM_BINARY_KEY), false);
         garbage = it;
     }
     pthread_mutex_unlock(&sh->lock);

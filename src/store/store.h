@@ -39,6 +39,26 @@ enum store_status {
     STORE_IGNORED,     /* store_apply: the record is not newer than what we hold */
 };
 
+struct store_view;
+
+/* A change to the cache, as replication sees it: the resulting item (SET),
+ * a delete (TOMB: key and version only) or a flush cutoff (FLUSH).
+ * Evictions and expiry are never reported: they stay local. */
+enum store_change_kind { STORE_CHANGE_SET, STORE_CHANGE_TOMB, STORE_CHANGE_FLUSH };
+
+struct store_change {
+    enum store_change_kind kind;
+    const struct store_view *item; /* SET, TOMB */
+    uint64_t cutoff;               /* FLUSH: versions below it are gone ... */
+    uint32_t when;                 /* ... from this Unix second on (0 = now) */
+    bool applied;                  /* merged from a peer (store_apply), not written here */
+};
+
+/* Called for every change, under the lock that orders changes to that key
+ * (so per key, calls come in version order). Must be quick and must not call
+ * back into the store. */
+typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
+
 struct store_config {
     size_t mem_limit;        /* bytes for items, including all per-item overhead (-m) */
     size_t item_size_max;    /* largest item, counted the way memcached counts it (-I) */
@@ -50,6 +70,10 @@ struct store_config {
     unsigned chunk_min;      /* smallest chunk payload (-n) */
     uint32_t tombstone_ttl;  /* seconds a delete is remembered; 0 keeps no tombstones */
     bool no_sweep;           /* no background expiry sweep (-o no_lru_crawler) */
+    store_change_fn on_change; /* replication's feed; NULL = nobody listens */
+    void *on_change_arg;
+    bool touch_new_version;  /* touch/gat stamp a new version (needed so a touch replicates
+                                by last-writer-wins; memcached keeps the CAS on touch) */
 };
 
 struct store;

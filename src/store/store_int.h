@@ -94,6 +94,11 @@ struct store_item *store_lookup_locked(struct store *s, struct shard *sh, uint64
 /* Fill a view of a linked item. (store.c) */
 void store_view_fill(struct store_item *it, struct store_view *v);
 
+/* Report a change to cfg.on_change, if set (shard lock held). */
+void store_emit_item(struct store *s, struct store_item *it, bool applied);
+void store_emit_tomb(struct store *s, const char *key, size_t nkey, uint64_t version,
+                     bool binary_key, bool applied);
+
 /* One rehash step on a shard, started from any operation. (store.c) */
 void store_shard_step(struct store *s, struct shard *sh);
 
