@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 struct worker_pending {
@@ -59,6 +60,34 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     }
     if (stop)
         event_base_loopbreak(w->base);
+}
+
+static void on_idle_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct worker *w = arg;
+    uint32_t now = clock_now();
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->next; /* conn_close unlinks c */
+        uint32_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
+        if (c->kind != CONN_UDP && now - last > w->idle_timeout) {
+            log_debug("<%d idle for %u seconds; closing", c->fd, now - last);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+void workers_set_idle_timeout(struct worker *ws, int n, uint32_t secs)
+{
+    for (int i = 0; secs > 0 && i < n; i++) {
+        struct worker *w = &ws[i];
+        w->idle_timeout = secs;
+        w->idle_ev = event_new(w->base, -1, EV_PERSIST, on_idle_check, w);
+        struct timeval tv = {1, 0};
+        event_add(w->idle_ev, &tv);
+    }
 }
 
 struct worker *workers_create(int n)
@@ -163,6 +192,8 @@ void workers_stop(struct worker *ws, int n)
             conn_close(w->conns);
         on_wake(w->wake_fd, 0, w); /* close sockets still queued */
         event_free(w->wake_ev);
+        if (w->idle_ev)
+            event_free(w->idle_ev);
         close(w->wake_fd);
         event_base_free(w->base);
         pthread_mutex_destroy(&w->lock);

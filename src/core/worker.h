@@ -31,10 +31,16 @@ struct worker {
     struct conn *conns;              /* live connections, owned by this thread */
     unsigned nconns;
     void *ctx;                       /* the server's per-thread state (stats) */
+    uint32_t idle_timeout;           /* close connections idle this many seconds (0 = never) */
+    struct event *idle_ev;           /* once a second while idle_timeout is set */
 };
 
 /* Create `n` workers (not yet running). */
 struct worker *workers_create(int n);
+
+/* Close client connections that sent nothing for `secs` seconds (memcached's
+ * -o idle_timeout). Call before workers_start. */
+void workers_set_idle_timeout(struct worker *w, int n, uint32_t secs);
 
 /* Start every worker's thread. False if a thread could not start. */
 bool workers_start(struct worker *w, int n);

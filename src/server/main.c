@@ -302,6 +302,7 @@ int main(int argc, char **argv)
     struct maint maint = {.store = srv.store};
     pthread_mutex_init(&maint.lock, NULL);
     pthread_cond_init(&maint.wake, NULL);
+    workers_set_idle_timeout(srv.workers, srv.nworkers, (uint32_t)st.idle_timeout);
     if (!workers_start(srv.workers, srv.nworkers) ||
         pthread_create(&maint.tid, NULL, maint_main, &maint) != 0) {
         fprintf(stderr, "failed to start threads\n");

@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import stat
+import time
 import pytest
 
 from harness import (
@@ -236,3 +237,20 @@ def test_sigint_exits_cleanly(server):
     except OSError:
         pass
     assert server.wait_exit(10) == 0
+
+
+def test_idle_timeout_closes_quiet_clients(server_factory):
+    srv = server_factory("-o", "idle_timeout=2")
+    with srv.conn() as busy, srv.conn() as quiet:
+        quiet.expect(b"version\r\n", b"VERSION 1.6.18\r\n")
+        deadline = time.monotonic() + 10
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            busy.expect(b"version\r\n", b"VERSION 1.6.18\r\n")  # keeps `busy` active
+            try:
+                quiet.sock.settimeout(0.5)
+                closed = quiet.sock.recv(16) == b""
+            except socket.timeout:
+                pass
+        assert closed, "an idle connection was not closed within 10 s"
+        busy.expect(b"version\r\n", b"VERSION 1.6.18\r\n")
