@@ -23,6 +23,8 @@ function label(c) {
     if (c == "server_util") return "server CPU util"
     if (c == "client_cpu") return "load CPU util"
     if (c == "evictions") return "evictions"
+    if (c == "idle_cpu_pct") return "idle CPU %"
+    if (c == "send_lag_p99_us") return "send lag p99 µs"
     return c
 }
 
@@ -71,7 +73,7 @@ BEGIN {
     if ("cpu0_busy" in kv && "server_util" in kv) {
         nx++; extra[nx] = kv["cpu0_busy"] - kv["server_util"]
     }
-    if (kv["others_before"] != "") { no++; others[no] = kv["others_before"] }
+    if (kv["others_before"] != "") { no++; others[no] = kv["others_before"]; oth[p] = kv["others_before"] }
 }
 
 END {
@@ -82,6 +84,7 @@ END {
         line = line " " A " " label(col[c]) " | " B " " label(col[c]) " | ratio |"
         sep = sep "---:|---:|---:|"
     }
+    if (no) { line = line " others' CPU before |"; sep = sep "---:|" }
     print line; print sep
     for (k = 1; k <= np; k++) {
         p = order[k]
@@ -91,9 +94,10 @@ END {
             r = (a != "" && b != "" && b + 0 != 0) ? sprintf("%.2f", a / b) : "–"
             line = line " " fmt(a) " | " fmt(b) " | " r " |"
             if (r != "–") { nr[c]++; rat[c, nr[c]] = a / b }
-            if (a != "") { na[c]++; va[c, na[c]] = a }
-            if (b != "") { nb[c]++; vb[c, nb[c]] = b }
+            if (a != "") { na[c]++; va[c, na[c]] = a + 0 }
+            if (b != "") { nb[c]++; vb[c, nb[c]] = b + 0 }
         }
+        if (no) line = line " " (p in oth ? oth[p] : "–") " |"
         print line
     }
     line = "| **median** |"
@@ -106,12 +110,13 @@ END {
         if (SUM != "" && nr[c])
             printf "%s|%s|%s|%.3f|%.3f|%.3f|%d|%s|%s\n", G, V, col[c], mr, lo, hi, nr[c], ma, mb >> SUM
     }
+    if (no) line = line " |"
     print line
     if (nx || no) {
         print ""
         if (no) {
             ex = 0; for (i = 1; i <= no; i++) if (others[i] + 0 > ex) ex = others[i] + 0
-            printf "Noise: other processes used up to %.2f CPUs just before a pair", ex
+            printf "Noise: other processes used up to %.2f CPUs in the half second before a pair (column *others' CPU before*)", ex
         }
         if (nx) printf "%sCPU 0 was busy beyond the server by a median %.2f CPUs during runs (softirqs, other users)", (no ? "; " : "Noise: "), median(extra, nx)
         print "."

@@ -20,7 +20,8 @@ MARK='<!-- Everything below this line is written by bench/report.sh; edit above 
 m() { awk -F= -v k="$1" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$R/machine.txt"; }
 has() { grep -q "group=$1 variant=$2 " "$RES"; }
 table() { # GROUP VARIANT COLS
-    awk -v G="$1" -v V="$2" -v COLS="$3" -v SUM="$SUM" -f bench/pairs.awk "$RES"
+    awk -v G="$1" -v V="$2" -v COLS="$3" -v SUM="$SUM" -v A="${TA:-tandem}" -v B="${TB:-memcached}" \
+        -f bench/pairs.awk "$RES"
 }
 
 # med GROUP VARIANT METRIC FIELD: FIELD 4 = median ratio, 5 min, 6 max, 8 A median, 9 B median
@@ -140,12 +141,17 @@ sec_f() {
     echo
     echo "bench/loadgen schedules $(m rate) requests/s (90/10) across 50 connections"
     echo "whatever the server does, and measures each request from its scheduled"
-    echo "send time, so stalls are not hidden (no coordinated omission)."
+    echo "send time, so stalls are not hidden (no coordinated omission). The"
+    echo "generator polls rather than sleeps between sends (\`-Y\`), so send times"
+    echo "are exact unless the VM or another process takes CPU 1 away from it:"
+    echo "*send lag p99* says how late the 99th-percentile send left. Where it is"
+    echo "of the same order as the p99 latency, that pair measured the machine,"
+    echo "not the server."
     echo
     for v in 100B 4096B; do
         has f $v || continue
         echo "### $v values"; echo
-        table f $v "p50_us p99_us p999_us max_us"
+        table f $v "p50_us p99_us p999_us max_us send_lag_p99_us"
         echo
         table f $v "rps cpu_us_op" >/dev/null
     done
@@ -161,8 +167,31 @@ sec_rss() {
     echo "RSS / items; *overhead B/item* is (RSS − RSS at start) / items − 114,"
     echo "the 114 being the payload (14-byte key + 100-byte value)."
     echo
-    table rss "$v" "rss_mib bytes_per_item overhead_per_item"
+    table rss "$v" "rss_mib bytes_per_item overhead_per_item idle_cpu_pct"
     echo
+    echo "*idle CPU %* is the server's own CPU use over 3 s with no client"
+    echo "traffic after the load: background work (expiry sweep, LRU crawler,"
+    echo "maintenance) that scales with the number of items."
+    echo
+}
+
+sec_sweep() {
+    has sweep pipelined || return 0
+    echo "## Diagnostic: tandemd with its expiry sweep off"
+    echo
+    echo "Not a comparison with memcached: A is tandemd \`-o no_lru_crawler\` (no"
+    echo "background expiry sweep), B is tandemd as shipped, same load, same"
+    echo "pairs method. It prices the maintenance thread for the optimisation"
+    echo "notes. A ratio below 1 means the sweep costs that much."
+    echo
+    echo "### pipelined depth 16, 100 B"; echo
+    TA=tandem-nosweep TB=tandem table sweep pipelined "rps cpu_us_op"
+    echo
+    if has sweep fixed-rate; then
+        echo "### fixed rate $(m rate)/s, 100 B"; echo
+        TA=tandem-nosweep TB=tandem table sweep fixed-rate "p50_us p99_us p999_us send_lag_p99_us"
+        echo
+    fi
 }
 
 sec_scale() {
@@ -208,7 +237,7 @@ sec_resize() {
     for hp in hp12 hp22; do
         has resize $hp || continue
         echo "### $hp"; echo
-        table resize $hp "p99_us p999_us max_us"
+        table resize $hp "p99_us p999_us max_us send_lag_p99_us"
         echo
         awk -v hp="$hp" '$0 ~ "group=resize variant=" hp " " {
             for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
@@ -291,6 +320,9 @@ summary() {
     summary_row scale t1 rps - - "throughput -t 1"
     summary_row scale t2 rps - - "throughput -t 2"
     summary_row resize hp12 p999_us - - "p99.9 while the table grows"
+    summary_row rss "$rv" idle_cpu_pct - - "idle CPU with the items loaded"
+    summary_row sweep pipelined cpu_us_op - - "tandemd sweep off / on: CPU per op"
+    summary_row sweep fixed-rate p99_us - - "tandemd sweep off / on: p99"
     echo
     echo "Ratios below 1 favour tandemd for CPU, latency and memory; above 1 for"
     echo "throughput. The spread column is the lowest and highest single-pair"
@@ -386,7 +418,7 @@ fi
 
 sections=$(
     body
-    sec_a; sec_b; sec_c; sec_d; sec_e; sec_f; sec_rss; sec_scale; sec_resize; sec_profile
+    sec_a; sec_b; sec_c; sec_d; sec_e; sec_f; sec_rss; sec_scale; sec_resize; sec_sweep; sec_profile
 )
 summ=$(summary)
 plots

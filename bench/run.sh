@@ -18,6 +18,7 @@
 #   rss      RSS after loading 1 million 100 B items
 #   scale    -t 1 against -t 2 on the pipelined load
 #   resize   hash-table growth under load (-o hashpower=12)
+#   sweep    tandemd with and without its expiry sweep (a diagnostic)
 #   profile  perf profile of tandemd (and memcached) on loads a and c
 #
 # Environment:
@@ -57,7 +58,7 @@ KEYS=100000
 # Same memory, threads and connection limit for both servers.
 COMMON="-m 1024 -t 1 -c 1024"
 
-ALL="a b c d e f rss scale resize profile"
+ALL="a b c d e f rss scale resize sweep profile"
 if [ $# -gt 0 ]; then WORKLOADS="$*"; else WORKLOADS=$ALL; fi
 for w in $WORKLOADS; do
     case " $ALL " in *" $w "*) ;; *)
@@ -138,7 +139,7 @@ cpu_busy() { awk -v c="cpu$1" -v hz="$CLK_TCK" '$1 == c { printf "%.2f", ($2 + $
 # other processes use less than a fifth of a CPU, so a pair is not measured
 # across someone else's test run. The busy fraction seen is recorded.
 wait_quiet() {
-    local deadline=$(( $(date +%s) + ${BENCH_QUIET_WAIT:-10} )) a0 a1 b0 b1 busy
+    local deadline=$(( $(date +%s) + ${BENCH_QUIET_WAIT:-5} )) a0 a1 b0 b1 busy
     while :; do
         a0=$(cpu_busy 0); b0=$(cpu_busy 1); sleep 0.5; a1=$(cpu_busy 0); b1=$(cpu_busy 1)
         busy=$(awk -v a="$a0" -v b="$a1" -v c="$b0" -v d="$b1" 'BEGIN { printf "%.2f", (b - a + d - c) / 0.5 }')
@@ -199,6 +200,10 @@ memcaslap_cfg() {
     echo "$f"
 }
 
+# What pairs() calls its two servers, A (TPID) and B (MPID).
+A_NAME=tandem
+B_NAME=memcached
+
 # Both servers, fresh, with the given args: sets TPID TPORT MPID MPORT.
 start_both() {
     start_server tandem "$@"; TPID=$SPID; TPORT=$SPORT
@@ -218,8 +223,8 @@ pairs() {
     shift 2
     for i in $(seq "$PAIRS"); do
         wait_quiet
-        for s in tandem memcached; do
-            if [ $s = tandem ]; then pid=$TPID; port=$TPORT; else pid=$MPID; port=$MPORT; fi
+        for s in "$A_NAME" "$B_NAME"; do
+            if [ "$s" = "$A_NAME" ]; then pid=$TPID; port=$TPORT; else pid=$MPID; port=$MPORT; fi
             local args=() a
             for a in "$@"; do a=${a//@PORT@/$port}; args+=("${a//@PAIR@/$i}"); done
             record "$group" "$variant" "$i" "$s" \
@@ -297,7 +302,7 @@ wl_f() {
         log "f: fixed rate $RATE req/s, 90/10, ${v} B, $CONNS connections, open loop (loadgen -R)"
         start_both $COMMON
         preload "$TPORT" "$v"; preload "$MPORT" "$v"
-        pairs f "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -R "$RATE" \
+        pairs f "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -R "$RATE" -Y 2000 \
             -d $((SECS + 1))
         stop_both
     done
@@ -315,12 +320,15 @@ wl_rss() {
             timeout 300 taskset -c "$LOAD_CPU" "$LG" -p "$port" -c "$CONNS" -k "$n" -v 100 -L -d 0 \
                 >"$OUT/runs/rss-$i-$s.txt" || die "rss load failed"
             sleep 0.5
-            local rss items bytes
+            local rss items bytes i0 i1
             rss=$(rss_mib "$pid"); items=$(stat_of "$port" curr_items); bytes=$(stat_of "$port" bytes)
+            # CPU the server burns on its own while idle with these items (background work).
+            i0=$(cpu_secs "$pid"); sleep 3; i1=$(cpu_secs "$pid")
             # key "key:" + 10 digits = 14 B, value 100 B: 114 B of payload per item.
             record rss "${n}x100B" "$i" $s "$(awk -v r="$rss" -v b="$base" -v n="$items" -v by="$bytes" \
-                'BEGIN { printf "rss_mib=%s base_mib=%s items=%d stat_bytes=%d bytes_per_item=%.1f overhead_per_item=%.1f",
-                    r, b, n, by, r * 1048576 / n, (r - b) * 1048576 / n - 114 }')"
+                -v i0="$i0" -v i1="$i1" \
+                'BEGIN { printf "rss_mib=%s base_mib=%s items=%d stat_bytes=%d bytes_per_item=%.1f overhead_per_item=%.1f idle_cpu_pct=%.2f",
+                    r, b, n, by, r * 1048576 / n, (r - b) * 1048576 / n - 114, (i1 - i0) / 3 * 100 }')"
             stop_server "$pid"
         done
         log "rss pair $i/$PAIRS done"
@@ -354,13 +362,28 @@ wl_resize() {
                 local h0 h1
                 h0=$(stat_of "$port" hash_power_level)
                 record resize "hp$hp" "$i" $s "$(measure "$pid" "$port" "$OUT/runs/resize-hp$hp-$i-$s.txt" \
-                    "$LG" -p "$port" -c "$CONNS" -k 100000000 -v 100 -S -R "$rate" -d "$secs" -i 0.1) $(
+                    "$LG" -p "$port" -c "$CONNS" -k 100000000 -v 100 -S -R "$rate" -Y 2000 -d "$secs" -i 0.1) $(
                     h1=$(stat_of "$port" hash_power_level); echo "hp_start=$h0 hp_end=$h1")"
                 stop_server "$pid"
             done
             log "resize hp$hp pair $i/$rp done"
         done
     done
+}
+
+# Not a comparison with memcached: tandemd against itself with its expiry
+# sweep off (-o no_lru_crawler), to price the background maintenance thread
+# for the optimisation notes. A = sweep off, B = default.
+wl_sweep() {
+    log "sweep: tandemd -o no_lru_crawler (A) against tandemd default (B), 100 B"
+    A_NAME=tandem-nosweep; B_NAME=tandem
+    start_server tandem $COMMON -o no_lru_crawler; TPID=$SPID; TPORT=$SPORT
+    start_server tandem $COMMON; MPID=$SPID; MPORT=$SPORT
+    preload "$TPORT" 100; preload "$MPORT" 100
+    pairs sweep pipelined "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v 100 -P 16 -d "$SECS"
+    pairs sweep fixed-rate "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v 100 -R "$RATE" -Y 2000 -d $((SECS + 1))
+    stop_both
+    A_NAME=tandem; B_NAME=memcached
 }
 
 wl_profile() {
