@@ -129,8 +129,10 @@ uint64_t repl_log_last(struct repl_log *log);
 /* Can a reader that has everything up to `pos` resume from pos + 1 here? */
 bool repl_log_covers(struct repl_log *log, uint64_t pos);
 
-/* Start a cursor reading the frames after `after`, with an optional wake
- * callback (NULL: none). REPL_LOG_FELL_BEHIND (cursor left closed) if not covered. */
+/* Start a cursor (not already open) reading the frames after `after`, with an
+ * optional wake callback (NULL: none). REPL_LOG_FELL_BEHIND (cursor left
+ * closed) if not covered. The callback runs on appending threads, possibly
+ * under their locks (the store's, for the change feed): it must not block. */
 enum repl_log_status repl_log_cursor_open(struct repl_log *log, struct repl_log_cursor *cur,
                                           uint64_t after, repl_log_wake_fn wake, void *arg);
 
