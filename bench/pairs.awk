@@ -11,6 +11,7 @@
 function label(c) {
     if (c == "cpu_us_op") return "server CPU µs/op"
     if (c == "rps") return "req/s"
+    if (c == "cpu0_us_op") return "CPU 0 µs/op"
     if (c == "kps") return "keys/s"
     if (c == "p50_us") return "p50 µs"
     if (c == "p90_us") return "p90 µs"

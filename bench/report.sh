@@ -51,8 +51,12 @@ tandemd / memcached within one pair; the **median** row gives the median of
 the per-pair ratios. *Server CPU per op* is the server's utime + stime
 (\`/proc/PID/stat\`) over the run divided by the operations the server
 itself counted (\`cmd_get + cmd_set\` from \`stats\`, so a 16-key get is 16
-operations). Latencies come from bench/loadgen.c (log-linear histogram,
-≤1.6% bucket error, reported as the bucket's upper edge).
+operations). The kernel does not charge softirq time (much of the TCP
+receive work on loopback) to the process, so *CPU 0 µs/op* is also shown:
+all busy time of CPU 0 during the run per operation, which includes that
+work and anything else that ran there. Latencies come from bench/loadgen.c
+(log-linear histogram, ≤1.6% bucket error, reported as the bucket's upper
+edge).
 
 EOF
 }
@@ -69,7 +73,7 @@ sec_a() {
     for v in 100B 4096B; do
         has a $v || continue
         echo "### $v values"; echo
-        table a $v "cpu_us_op rps server_util"
+        table a $v "cpu_us_op cpu0_us_op rps server_util"
         echo
     done
 }
@@ -85,11 +89,11 @@ sec_b() {
     for v in 100B 4096B; do
         has b $v || continue
         echo "### $v values, memcaslap"; echo
-        table b $v "cpu_us_op rps server_util"
+        table b $v "cpu_us_op cpu0_us_op rps server_util"
         echo
         if has b-loadgen $v; then
             echo "### $v values, loadgen -M 16"; echo
-            table b-loadgen $v "cpu_us_op kps server_util client_cpu"
+            table b-loadgen $v "cpu_us_op cpu0_us_op kps server_util client_cpu"
             echo
         fi
     done
@@ -105,7 +109,7 @@ sec_c() {
     for v in 100B 4096B; do
         has c $v || continue
         echo "### $v values"; echo
-        table c $v "rps cpu_us_op server_util client_cpu"
+        table c $v "rps cpu_us_op cpu0_us_op server_util client_cpu"
         echo
     done
 }
@@ -266,7 +270,24 @@ sec_profile() {
     echo "(\`perf stat -e instructions\` says *not supported*), so these are"
     echo "timer samples. Self time per symbol, top entries:"
     echo
-    local f
+    local f l s
+    echo "Share of the server's samples by binary:"
+    echo
+    echo "| load | server | kernel | server binary | libc | libevent |"
+    echo "|---|---|---:|---:|---:|---:|"
+    for l in a c; do
+        for s in tandem memcached; do
+            f=$R/profile-$l-$s-dso.txt
+            [ -s "$f" ] || continue
+            awk -v l="$l" -v s="$s" '{ v[$2] = $1 }
+                END { k = v["[kernel.kallsyms]"]; b = (s == "tandem") ? v["tandemd"] : v["memcached"]
+                      e = ""; for (x in v) if (x ~ /libevent/) e = v[x]
+                      printf "| %s | %s | %s | %s | %s | %s |\n", l, s, k, b, v["libc.so.6"], e }' "$f"
+        done
+    done
+    echo
+    echo "memcached's binary is stripped, so its own functions show as addresses."
+    echo
     for f in "$R"/profile-a-tandem.txt "$R"/profile-c-tandem.txt "$R"/profile-a-memcached.txt "$R"/profile-c-memcached.txt; do
         [ -s "$f" ] || continue
         local b=${f##*/profile-}; b=${b%.txt}

@@ -187,7 +187,10 @@ measure() {
             printf "server_cpu=%.2f server_ops=%d cpu_us_op=%.3f server_util=%.2f evictions=%d rss_mib=%s ",
                 cpu, ops, (ops > 0 ? cpu * 1e6 / ops : 0), (wall > 0 ? cpu / wall : 0), e1 - e0, rss
             # cpu0_busy - server_util: other work on the server CPU (softirqs, other users)
-            printf "cpu0_busy=%.2f cpu1_busy=%.2f others_before=%s\n", (u1 - u0) / wall, (v1 - v0) / wall, quiet
+            printf "cpu0_busy=%.2f cpu1_busy=%.2f others_before=%s ", (u1 - u0) / wall, (v1 - v0) / wall, quiet
+            # all of CPU 0 per op: adds the softirq network work that the
+            # kernel does not charge to the server process (and any noise)
+            printf "cpu0_us_op=%.3f\n", (ops > 0 ? (u1 - u0) * 1e6 / ops : 0)
         }' "$runfile"
 }
 
@@ -410,6 +413,8 @@ wl_profile() {
                 --percent-limit 0.7 -g none 2>/dev/null \
                 | awk '$1 ~ /%$/ { printf "%7s  %-18s %s\n", $1, $2, $4 }' \
                 | head -40 >"$OUT/profile-$load-$s.txt" || true
+            perf report -i "$OUT/perf-$load-$s.data" --stdio --no-children --sort dso -g none 2>/dev/null \
+                | awk '$1 ~ /%$/ { printf "%7s  %s\n", $1, $2 }' | head -8 >"$OUT/profile-$load-$s-dso.txt" || true
             stop_server "$pid"
         done
     done
