@@ -31,6 +31,12 @@ void cmd_log_get(struct conn *c, const char *key, size_t nkey, bool hit, unsigne
 void cmd_log_store(struct conn *c, struct session *s, enum store_status st, unsigned clsid,
                    uint32_t nvalue);
 
+/* On a replica, refuse a write (and skip its data block). True if refused. */
+bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto_req *req);
+
+/* Build the replication engine from the settings; NULL with err set. */
+struct repl *server_repl_create(const struct settings *st, char *err, size_t errlen);
+
 /* Meta commands (mg ms md ma mn me). */
 enum conn_action cmd_meta_run(struct conn *c, struct session *s, struct proto_req *req);
 

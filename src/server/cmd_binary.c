@@ -14,6 +14,8 @@
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "repl/repl.h"
+#include <stdio.h>
 
 #define NO_AUTOCREATE 0xffffffffu
 
@@ -323,8 +325,35 @@ static void do_flush(struct conn *c, const struct proto_bin_req *r)
     ok_empty(c, r, 0);
 }
 
+static bool is_write(uint8_t cmd)
+{
+    switch (cmd) {
+    case PROTO_BIN_SET:
+    case PROTO_BIN_ADD:
+    case PROTO_BIN_REPLACE:
+    case PROTO_BIN_APPEND:
+    case PROTO_BIN_PREPEND:
+    case PROTO_BIN_DELETE:
+    case PROTO_BIN_INCREMENT:
+    case PROTO_BIN_DECREMENT:
+    case PROTO_BIN_TOUCH:
+    case PROTO_BIN_GAT:
+    case PROTO_BIN_GATK:
+    case PROTO_BIN_FLUSH: return true;
+    default: return false;
+    }
+}
+
 enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *r)
 {
+    struct server *srv = conn_thread(c)->srv;
+    if (srv->read_only && is_write(r->cmd)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "read-only replica of %s", repl_master(srv->repl));
+        proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_NOT_STORED, msg);
+        session_swallow(s, r->value_len);
+        return CONN_WAIT;
+    }
     switch (r->cmd) {
     case PROTO_BIN_GET:
     case PROTO_BIN_GETQ:

@@ -28,7 +28,9 @@
 #include "core/hlc.h"
 #include "core/listen.h"
 #include "core/log.h"
+#include "repl/repl.h"
 #include "server/auth.h"
+#include "server/cmd.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "server/watch.h"
@@ -188,7 +190,7 @@ static bool write_pidfile(const char *path)
     return fclose(f) == 0;
 }
 
-static struct store *make_store(const struct settings *st)
+static struct store *make_store(const struct settings *st, struct repl *repl)
 {
     struct store_config sc = {
         .mem_limit = st->maxbytes,
@@ -198,9 +200,15 @@ static struct store *make_store(const struct settings *st)
         .hashpower = st->hashpower_init ? st->hashpower_init : 16,
         .hash_expand = st->hash_expand,
         .no_sweep = !st->lru_crawler,
+        /* replication: deletes leave tombstones for an hour so a late write
+         * from a peer cannot bring a key back, and every change is fed to
+         * the write log; a touch must get a new version to win by LWW */
+        .tombstone_ttl = repl ? 3600 : 0,
+        .on_change = repl ? repl_on_change : NULL,
+        .on_change_arg = repl,
+        .touch_new_version = repl != NULL,
         .growth_factor = st->factor,
         .chunk_min = st->chunk_size,
-        .tombstone_ttl = 0,
     };
     const char *err = NULL;
     struct store *s = store_create(&sc, &err);
@@ -272,7 +280,12 @@ int main(int argc, char **argv)
     struct server srv = {.settings = &st, .nworkers = st.num_threads, .started = clock_started()};
     srv.reserved_fds = 4 + 4 * (unsigned)st.num_threads;
     atomic_store(&srv.detail_enabled, st.detail_enabled);
-    srv.store = make_store(&st);
+    if (st.repl_enabled && !(srv.repl = server_repl_create(&st, err, sizeof(err)))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_CONFIG;
+    }
+    srv.read_only = st.replica_of_host != NULL;
+    srv.store = make_store(&st, srv.repl);
     srv.main_base = event_base_new();
     srv.watch = watch_create();
     if (!srv.store || !srv.main_base || !srv.watch || !start_workers(&srv)) {
@@ -291,6 +304,10 @@ int main(int argc, char **argv)
     };
     if (!listen_start(srv.main_base, &lc, srv.workers, srv.nworkers, &session_handler, err,
                       sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_OSERR;
+    }
+    if (srv.repl && !repl_start(srv.repl, srv.store, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return EX_OSERR;
     }
@@ -331,12 +348,14 @@ int main(int argc, char **argv)
     pthread_cond_signal(&maint.wake);
     pthread_mutex_unlock(&maint.lock);
     pthread_join(maint.tid, NULL);
+    repl_stop(srv.repl); /* before the store goes: links apply into it */
     for (int i = 0; i < 4; i++)
         event_free(sev[i]);
     event_free(tick);
     event_base_free(srv.main_base);
     free_workers_ctx(&srv);
     store_destroy(srv.store);
+    repl_destroy(srv.repl);
     watch_destroy(srv.watch);
     auth_free();
     if (st.pid_file)

@@ -35,6 +35,8 @@ struct server {
     struct thread_ctx *ctx;         /* one per worker */
     struct event_base *main_base;
     struct watch *watch;            /* `watch` log streams */
+    struct repl *repl;              /* replication engine, NULL when not replicating */
+    bool read_only;                 /* a replica: writes are refused */
     uint32_t started;               /* clock_started() at boot */
     unsigned reserved_fds;
     /* Runtime-adjustable knobs, changed by admin commands from any worker. */

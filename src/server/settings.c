@@ -359,6 +359,8 @@ static int check_tandem(struct settings_ctx *c)
                                  s->repl_port);
         s->repl_port = 0; /* a plain memcached setup on port 11212: no replication wanted */
     }
+    s->repl_enabled = c->repl_port_given || s->replica_of_host || s->npeers || s->repl_user ||
+                      s->repl_password || s->repl_password_file;
     return 0;
 }
 

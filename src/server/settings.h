@@ -188,6 +188,8 @@ struct settings {
     char *snapshot_dir;        /* --snapshot-dir: periodic snapshots, loaded at start (NULL) */
     int snapshot_interval;     /* --snapshot-interval: seconds between snapshots (300) */
     int node_id;               /* --node-id: this node's id in versions, 0..HLC_MAX_NODE (0) */
+    bool node_id_given;        /* --node-id was set (else derived from the addresses) */
+    bool repl_enabled;         /* derived: any replication option given (else no repl port) */
 
     /* --- result of the last settings_parse_args() --- */
     int exit_code;             /* after -1: memcached's exit status for that error (1 or 64) */

@@ -417,6 +417,7 @@ static int opt_node_id(struct settings_ctx *c, const struct opt *o, const char *
         return settings_fail(c, SETTINGS_EXIT_FAIL, "--node-id must be between 0 and %u",
                              HLC_MAX_NODE);
     c->s->node_id = v;
+    c->s->node_id_given = true;
     return 0;
 }
 

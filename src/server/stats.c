@@ -18,6 +18,7 @@
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/watch.h"
+#include "repl/repl.h"
 
 #define DUMP_SLICE 512 /* items per metadump step */
 #define MAX_CLASSES 256
@@ -400,6 +401,13 @@ enum conn_action stats_run(struct conn *c, struct session *s, struct proto_req *
     }
     if (tok_is(sub, "extstore"))
         return done(c);
+    if (tok_is(sub, "replication")) {
+        if (srv->repl)
+            repl_write_stats(srv->repl, &c->wbuf);
+        else
+            buf_puts(&c->wbuf, "STAT role standalone\r\n");
+        return done(c);
+    }
     if (tok_is(sub, "sizes_enable") || tok_is(sub, "sizes_disable")) {
         /* 1.6.18 answers with one line and no END */
         bool on = tok_is(sub, "sizes_enable");

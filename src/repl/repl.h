@@ -1,0 +1,79 @@
+/*
+ * repl: the replication engine (docs/replication.md, DESIGN §4).
+ *
+ * One thread runs every replication link on its own event loop, so links
+ * never block client traffic and clients never block links. Each node
+ * publishes its write log to whoever subscribes to its replication port, and
+ * subscribes to its upstreams: every --peer (multi-master) or its master
+ * (--replica-of). The subscriber dials; the publisher streams.
+ *
+ *     worker threads ──store change feed──> repl_on_change ──> write log
+ *     repl thread: publisher links read the log (or walk the table for a
+ *                  full sync) and send records; subscriber links apply the
+ *                  records they receive with last-writer-wins (store_apply)
+ *
+ * A peer subscriber gets only the publisher's own writes (it hears every
+ * other peer directly); a replica subscriber gets everything the publisher
+ * holds, so replicas can be chained.
+ */
+#ifndef TANDEM_REPL_REPL_H
+#define TANDEM_REPL_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "repl/auth.h"
+#include "store/store.h"
+
+#define REPL_MAX_UPSTREAMS 64
+
+struct repl_upstream_config {
+    const char *host;
+    int port;
+    bool master; /* --replica-of (else a multi-master peer) */
+};
+
+struct repl_config {
+    uint16_t node_id;        /* this node's HLC node id; must differ between nodes */
+    const char *bind_addr;   /* the replication listener's address (NULL: 127.0.0.1) */
+    int port;                /* the replication listener's port (0: no listener) */
+    struct repl_upstream_config up[REPL_MAX_UPSTREAMS];
+    int nup;
+    bool read_only;          /* a replica: clients may not write */
+    const char *user;        /* --repl-user (NULL: "tandem") */
+    struct repl_secret *secret; /* shared secret, owned by the engine from repl_create on;
+                                   NULL: links are not authenticated */
+    const char *cluster;     /* cluster name both sides must agree on */
+    size_t log_bytes;        /* write log size (0: default) */
+};
+
+struct repl;
+
+/* Create the engine (no thread, no sockets yet); NULL with err set. */
+struct repl *repl_create(const struct repl_config *cfg, char *err, size_t errlen);
+
+/* The store change feed: pass as store_config.on_change with the engine as
+ * its argument. Runs on the writing thread, under the store's lock. */
+void repl_on_change(void *arg, const struct store_change *ch);
+
+/* Bind the listener, start the thread and dial the upstreams. */
+bool repl_start(struct repl *r, struct store *store, char *err, size_t errlen);
+
+/* Stop the thread and close every link (before the store is destroyed). */
+void repl_stop(struct repl *r);
+
+/* Free the engine. */
+void repl_destroy(struct repl *r);
+
+/* True once every upstream has completed one sync (true with none). */
+bool repl_synced(const struct repl *r);
+
+/* "host:port" of the master for a replica's refusal message, or NULL. */
+const char *repl_master(const struct repl *r);
+
+/* The body of `stats replication` (STAT lines, without END). */
+void repl_write_stats(struct repl *r, struct buf *out);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * replication: tandemd's side of the replication engine (src/repl): building
+ * its configuration from the settings, and refusing writes on a replica.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "core/hlc.h"
+#include "repl/auth.h"
+#include "repl/repl.h"
+#include "server/cmd.h"
+#include "server/session.h"
+#include "server/settings.h"
+
+/* A node id that differs between nodes without configuration: a hash of the
+ * addresses this node serves on (two nodes never share all of them). */
+static uint16_t derive_node_id(const struct settings *st)
+{
+    char id[256];
+    snprintf(id, sizeof(id), "%s|%d|%d|%s", st->inter ? st->inter : "", st->port, st->repl_port,
+             st->socketpath ? st->socketpath : "");
+    return (uint16_t)(1 + XXH3_64bits(id, strlen(id)) % HLC_MAX_NODE);
+}
+
+struct repl *server_repl_create(const struct settings *st, char *err, size_t errlen)
+{
+    struct repl_config rc = {
+        .node_id = st->node_id_given ? (uint16_t)st->node_id : derive_node_id(st),
+        .port = st->repl_port,
+        .read_only = st->replica_of_host != NULL,
+        .user = st->repl_user,
+        .cluster = "tandem",
+    };
+    /* the replication listener binds where clients are served */
+    static char bind[256]; /* read only by repl_start, before main returns */
+    snprintf(bind, sizeof(bind), "%s", st->inter ? st->inter : "127.0.0.1");
+    char *comma = strchr(bind, ',');
+    if (comma)
+        *comma = '\0';
+    rc.bind_addr = bind;
+    if (st->replica_of_host) {
+        rc.up[rc.nup++] = (struct repl_upstream_config){st->replica_of_host,
+                                                        st->replica_of_port, true};
+    }
+    for (int i = 0; i < st->npeers && rc.nup < REPL_MAX_UPSTREAMS; i++) {
+        const struct settings_peer *p = &st->peers[i];
+        rc.up[rc.nup++] = (struct repl_upstream_config){
+            p->host, p->port ? p->port : st->repl_port, false};
+    }
+    if (st->repl_password_file) {
+        char why[256] = "";
+        enum repl_auth_status as =
+            repl_auth_secret_load(st->repl_password_file, &rc.secret, why, sizeof(why));
+        if (as != REPL_AUTH_OK) {
+            snprintf(err, errlen, "--repl-password-file %s: %s", st->repl_password_file,
+                     why[0] ? why : repl_auth_strerror(as));
+            return NULL;
+        }
+    } else if (st->repl_password) {
+        rc.secret = repl_auth_secret_new(st->repl_password, strlen(st->repl_password));
+        if (!rc.secret) {
+            snprintf(err, errlen, "--repl-password is empty or too long");
+            return NULL;
+        }
+    }
+    hlc_set_node(rc.node_id);
+    return repl_create(&rc, err, errlen); /* owns the secret from here on */
+}
+
+/* Is this request a write a replica must refuse? */
+static bool is_write(const struct proto_req *req)
+{
+    switch (req->cmd) {
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS:
+    case PROTO_CMD_DELETE:
+    case PROTO_CMD_INCR:
+    case PROTO_CMD_DECR:
+    case PROTO_CMD_TOUCH:
+    case PROTO_CMD_GAT:
+    case PROTO_CMD_GATS:
+    case PROTO_CMD_FLUSH_ALL:
+    case PROTO_CMD_MS:
+    case PROTO_CMD_MD:
+    case PROTO_CMD_MA: return true;
+    case PROTO_CMD_MG: return proto_meta_has(&req->meta, 'T') || proto_meta_has(&req->meta, 'N');
+    default: return false;
+    }
+}
+
+bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto_req *req)
+{
+    struct server *srv = conn_thread(c)->srv;
+    if (!srv->read_only || !is_write(req))
+        return false;
+    char line[160];
+    snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s",
+             repl_master(srv->repl));
+    bool meta = req->cmd == PROTO_CMD_MS || req->cmd == PROTO_CMD_MD || req->cmd == PROTO_CMD_MA ||
+                req->cmd == PROTO_CMD_MG;
+    session_reply(c, line, req->noreply && !meta);
+    if (req->cmd >= PROTO_CMD_SET && req->cmd <= PROTO_CMD_CAS)
+        session_swallow(s, (uint64_t)req->nbytes + 2);
+    else if (req->cmd == PROTO_CMD_MS)
+        session_swallow(s, (uint64_t)req->nbytes + 2);
+    return true;
+}

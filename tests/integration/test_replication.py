@@ -1,0 +1,156 @@
+"""Replication between real tandemd processes (issue 4): multi-master pairs,
+read-only replicas, recovery after kill -9, authentication, bad input on the
+replication port."""
+import os
+import signal
+import socket
+import struct
+
+import pytest
+
+from harness import IS_MEMCACHED, free_port, stats_dict, wait_for
+
+pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="replication is Tandem's; TARGET=memcached")
+
+
+def repl_stats(conn):
+    return stats_dict(conn, b"replication")
+
+
+def value_of(conn, key):
+    reply = conn.call(b"get %s\r\n" % key, until=b"END\r\n")
+    if reply == b"END\r\n":
+        return None
+    return reply.split(b"\r\n")[1]
+
+
+def eventually_equal(conn, key, expected, timeout=10):
+    wait_for(lambda: value_of(conn, key) == expected, timeout=timeout,
+             what="%r to read %r" % (key, expected))
+
+
+class Pair:
+    """Two multi-master nodes, as repcached's `-x` pair."""
+
+    def __init__(self, factory, *extra):
+        self.factory = factory
+        self.extra = extra
+        self.rport = [free_port(), free_port()]
+        self.nodes = [None, None]
+        for i in (0, 1):
+            self.start(i)
+
+    def args(self, i):
+        return ("--repl-port", str(self.rport[i]), "--peer", "127.0.0.1:%d" % self.rport[1 - i],
+                "--node-id", str(i + 1)) + self.extra
+
+    def start(self, i, port=None):
+        self.nodes[i] = self.factory(*self.args(i), port=port)
+        return self.nodes[i]
+
+
+def test_seed_003_set_on_one_node_get_on_the_other(server_factory):
+    pair = Pair(server_factory)
+    a, b = pair.nodes
+    with a.conn() as ca, b.conn() as cb:
+        ca.expect(b"set foo 0 0 3\r\nbar\r\n", b"STORED\r\n")
+        eventually_equal(cb, b"foo", b"bar")
+        cb.expect(b"set back 5 0 2\r\nhi\r\n", b"STORED\r\n")
+        eventually_equal(ca, b"back", b"hi")
+        # every write replicates as its result: append, incr, delete, flush
+        ca.expect(b"append foo 0 0 1\r\n!\r\n", b"STORED\r\n")
+        eventually_equal(cb, b"foo", b"bar!")
+        cb.expect(b"set n 0 0 2\r\n10\r\nincr n 5\r\n", b"STORED\r\n15\r\n")
+        eventually_equal(ca, b"n", b"15")
+        ca.expect(b"delete back\r\n", b"DELETED\r\n")
+        eventually_equal(cb, b"back", None)
+        st = repl_stats(ca)
+        assert st["role"] == "peer"
+        assert st["upstream_0:state"] in ("streaming", "syncing")
+
+
+def test_restarted_node_gets_its_data_back(server_factory):
+    pair = Pair(server_factory)
+    a, b = pair.nodes
+    with a.conn() as ca:
+        for i in range(200):
+            ca.send(b"set k%d 0 0 5 noreply\r\nv%04d\r\n" % (i, i))
+        ca.expect(b"", b"")
+    with b.conn() as cb:
+        eventually_equal(cb, b"k199", b"v0199")
+    # kill -9 b and start it again on the same ports: it must sync from a
+    port = b.port
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(timeout=10)
+    b = pair.start(1, port=port)
+    with b.conn() as cb:
+        wait_for(lambda: repl_stats(cb)["upstream_0:synced"] == "yes", timeout=15,
+                 what="the restarted node to sync")
+        assert all(value_of(cb, b"k%d" % i) == b"v%04d" % i for i in range(0, 200, 7))
+        assert stats_dict(cb)["curr_items"] == "200"
+
+
+def test_replica_is_read_only_and_follows_its_master(server_factory):
+    mport = free_port()
+    master = server_factory("--repl-port", str(mport), "--node-id", "1")
+    replica = server_factory("--replica-of", "127.0.0.1:%d" % mport, "--repl-port",
+                             str(free_port()), "--node-id", "2")
+    with master.conn() as cm, replica.conn() as cr:
+        cm.expect(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n")
+        eventually_equal(cr, b"a", b"1")
+        refusal = b"SERVER_ERROR read-only replica of 127.0.0.1:%d\r\n" % mport
+        cr.expect(b"set a 0 0 1\r\n2\r\n", refusal)
+        cr.expect(b"delete a\r\n", refusal)
+        cr.expect(b"ms a 1\r\n3\r\n", refusal)
+        assert value_of(cr, b"a") == b"1"
+        assert repl_stats(cr)["role"] == "replica"
+        assert repl_stats(cm)["downstream_0:kind"] == "replica"
+
+
+def secret_file(tmp_path, name, secret):
+    path = tmp_path / name
+    path.write_text(secret + "\n")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def test_links_authenticate_and_refuse_a_wrong_password(server_factory, tmp_path):
+    good = secret_file(tmp_path, "good", "correct horse battery staple")
+    bad = secret_file(tmp_path, "bad", "wrong")
+    mport = free_port()
+    master = server_factory("--repl-port", str(mport), "--node-id", "1",
+                            "--repl-password-file", good)
+    ok = server_factory("--replica-of", "127.0.0.1:%d" % mport, "--node-id", "2",
+                        "--repl-port", str(free_port()), "--repl-password-file", good)
+    intruder = server_factory("--replica-of", "127.0.0.1:%d" % mport, "--node-id", "3",
+                              "--repl-port", str(free_port()), "--repl-password-file", bad)
+    with master.conn() as cm, ok.conn() as co, intruder.conn() as ci:
+        cm.expect(b"set secret 0 0 2\r\nok\r\n", b"STORED\r\n")
+        eventually_equal(co, b"secret", b"ok")
+        wait_for(lambda: int(repl_stats(cm)["auth_failures"]) >= 1, timeout=10,
+                 what="the wrong password to be refused")
+        assert value_of(ci, b"secret") is None
+    assert "authentication failed" in master.stderr_text()   # refused and logged ...
+    assert "correct horse" not in master.stderr_text() + ok.stderr_text()   # ... without the secret
+
+
+def test_garbage_on_the_replication_port_is_refused(server_factory):
+    rport = free_port()
+    node = server_factory("--repl-port", str(rport), "--node-id", "1")
+    with node.conn() as c:
+        c.expect(b"set keep 0 0 4\r\nsafe\r\n", b"STORED\r\n")
+        for junk in (b"GET / HTTP/1.0\r\n\r\n", b"\x00" * 64, os.urandom(4096),
+                     struct.pack("<IBB", 12, 10, 0) + b"x" * 12):
+            s = socket.create_connection(("127.0.0.1", rport), timeout=5)
+            try:
+                s.sendall(junk)
+                s.settimeout(5)
+                while s.recv(4096):
+                    pass     # the server answers ERROR and closes
+            except (ConnectionResetError, socket.timeout):
+                pass
+            finally:
+                s.close()
+        assert value_of(c, b"keep") == b"safe"
+        st = repl_stats(c)
+        assert int(st["bad_frames"]) >= 3
