@@ -16,6 +16,7 @@ PROTO  := $(wildcard src/proto/*.c)
 STORE  := $(wildcard src/store/*.c)
 REPL   := $(wildcard src/repl/*.c)
 SERVER := $(wildcard src/server/*.c)
+CTL    := $(wildcard src/ctl/*.c)
 LIBSRC := $(CORE) $(PROTO) $(STORE) $(REPL)
 
 TANDEMD_SRC := $(LIBSRC) $(SERVER)
@@ -29,7 +30,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-test deps-bench run test unit integration valgrind conformance fuzz fuzz-build bench clean
 
-all: deps $(B)/tandemd
+all: deps $(B)/tandemd $(B)/tandemctl
 
 deps:
 	@scripts/deps.sh build
@@ -62,6 +63,15 @@ $(BA)/tandemd: $(call obj,$(BA),$(TANDEMD_SRC))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
 
+# tandemctl: plain blocking sockets, no libevent; xxhash for digests.
+$(B)/tandemctl: $(call obj,$(B),$(CTL))
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ -lxxhash -lm
+
+$(BA)/tandemctl: $(call obj,$(BA),$(CTL))
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ -lxxhash -lm
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # --- run ----------------------------------------------------------------------
@@ -77,10 +87,12 @@ run: all
 # tests/unit/test_<module>_*.c links core plus that module only, so one
 # module's unit tests never wait for another module to build.
 SERVER_LIB := $(filter-out src/server/main.c,$(SERVER))
+CTL_LIB := $(filter-out src/ctl/main.c,$(CTL))
 unit_mod = $(word 2,$(subst _, ,$(1)))
 unit_src = $(CORE) $(if $(filter proto,$(1)),$(PROTO)) $(if $(filter store,$(1)),$(STORE)) \
            $(if $(filter repl,$(1)),$(STORE) $(REPL)) \
-           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(REPL) $(SERVER_LIB))
+           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(REPL) $(SERVER_LIB)) \
+           $(if $(filter ctl,$(1)),$(CTL_LIB))
 
 .SECONDEXPANSION:
 $(BA)/tests/%: tests/unit/%.c $$(call obj,$(BA),$$(call unit_src,$$(call unit_mod,$$*)))
@@ -92,8 +104,8 @@ unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; \
 	  UBSAN_OPTIONS=print_stacktrace=1 $(BA)/tests/$$t; done
 
-integration: deps deps-test $(BA)/tandemd $(B)/tandemd
-	TANDEMD=$(CURDIR)/$(BA)/tandemd $(PY) -m pytest -q -p no:cacheprovider tests/integration
+integration: deps deps-test $(BA)/tandemd $(B)/tandemd $(BA)/tandemctl
+	TANDEMD=$(CURDIR)/$(BA)/tandemd TANDEMCTL=$(CURDIR)/$(BA)/tandemctl $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 # The release build under valgrind (memcheck, leaks included) through the
 # parts of the suite that exercise every protocol path and the abuse cases.
