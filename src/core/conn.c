@@ -82,6 +82,8 @@ struct conn *conn_open(struct worker *w, int fd, enum conn_kind kind,
         log_error("out of memory for a new connection; closing fd %d", fd);
         free(c);
         close(fd);
+        if (kind != CONN_UDP)
+            netstat_conn_closed();
         return NULL;
     }
     c->fd = fd;
@@ -92,9 +94,7 @@ struct conn *conn_open(struct worker *w, int fd, enum conn_kind kind,
     snprintf(c->local, sizeof(c->local), "%s", local ? local : "");
     atomic_store_explicit(&c->state, "conn_new_cmd", memory_order_relaxed);
     atomic_store_explicit(&c->last_cmd_time, clock_now(), memory_order_relaxed);
-    if (kind != CONN_UDP)
-        netstat_conn_opened();
-    link_conn(c);
+    link_conn(c); /* counted in netstat by the accepting thread */
     if (h->opened)
         h->opened(c);
     event_add(c->ev, NULL);
@@ -190,7 +190,7 @@ static enum io flush(struct conn *c)
 
 void conn_send(struct conn *c)
 {
-    if (c->want_write)
+    if (c->kind == CONN_UDP || c->want_write)
         return; /* on_event flushes when the socket drains */
     enum io w = flush(c);
     if (w == IO_ERROR || c->wbuf.oom) {
@@ -328,6 +328,8 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
         c->rbuf.len = (size_t)r;
         c->rpos = UDP_HEADER;
         c->closing = false;
+        if (c->handler->reset)
+            c->handler->reset(c);
         enum conn_action a;
         int guard = 0;
         do {

@@ -47,6 +47,9 @@ struct conn_handler {
     enum conn_action (*process)(struct conn *c);
     /* The connection is going away: release c->ctx. */
     void (*closed)(struct conn *c);
+    /* UDP: a new datagram starts; forget everything about the last one
+     * (it came from another client, perhaps). Optional. */
+    void (*reset)(struct conn *c);
 };
 
 struct conn {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -45,7 +46,7 @@ static struct {
     unsigned maxconns;
     int tcp_port;
     struct event *resume;
-    bool paused;
+    _Atomic bool paused; /* also read by workers (stats accepting_conns) */
 } L;
 
 static void format_addr(const struct sockaddr *sa, const char *proto, char *out, size_t n)
@@ -117,6 +118,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             netstat_conn_rejected();
             continue;
         }
+        netstat_conn_opened(); /* counted now, so a burst cannot overshoot -c */
         char peer[64];
         if (l->kind == CONN_TCP) {
             int one = 1;

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/netstat.h"
 
 struct worker_pending {
     int fd;
@@ -51,8 +52,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     }
     while (rev) {
         struct worker_pending *n = rev->next;
-        if (stop)
+        if (stop) {
             close(rev->fd);
+            if (rev->kind != CONN_UDP)
+                netstat_conn_closed();
+        }
         else
             conn_open(w, rev->fd, rev->kind, rev->h, rev->peer, rev->local);
         free(rev);
@@ -150,6 +154,8 @@ void workers_dispatch(struct worker *ws, int n, int fd, enum conn_kind kind,
     if (!p) {
         log_error("out of memory dispatching a connection; closing it");
         close(fd);
+        if (kind != CONN_UDP)
+            netstat_conn_closed();
         return;
     }
     p->fd = fd;

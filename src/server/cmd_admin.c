@@ -114,15 +114,17 @@ static enum conn_action do_lru_crawler(struct conn *c, struct session *s, struct
             return reply(c, "ERROR metadump not allowed", false);
         if (c->wbuf.len > 0) /* replies of earlier pipelined commands are pending */
             return reply(c, "ERROR cannot pipeline other commands before metadump", false);
+        if (c->kind == CONN_UDP)
+            return reply(c, "CLIENT_ERROR metadump is not available over UDP", false);
         const struct proto_token *ids = &req->tokens[2];
-        if (!tok_is(ids, "all") && !tok_is(ids, "hash") && !stats_valid_class_list(ids->p, ids->n))
+        if (!tok_is(ids, "all") && !tok_is(ids, "hash") && !stats_valid_class_list(conn_thread(c)->srv->store, ids->p, ids->n))
             return reply(c, "BADCLASS invalid class id", false);
         stats_metadump_begin(c, s, ids->p, ids->n);
         return CONN_MORE;
     }
     if (req->ntokens == 3 && tok_is(sub, "crawl")) {
         const struct proto_token *ids = &req->tokens[2];
-        if (!tok_is(ids, "all") && !stats_valid_class_list(ids->p, ids->n))
+        if (!tok_is(ids, "all") && !stats_valid_class_list(conn_thread(c)->srv->store, ids->p, ids->n))
             return reply(c, "BADCLASS invalid class id", false);
         return reply(c, "OK", false);
     }
@@ -246,6 +248,8 @@ static enum conn_action do_watch(struct conn *c, struct session *s, struct proto
     struct server *srv = conn_thread(c)->srv;
     if (!srv->settings->watch_enabled)
         return reply(c, "CLIENT_ERROR watch commands not allowed", req->noreply);
+    if (c->kind == CONN_UDP) /* a stream needs a connection of its own */
+        return reply(c, "CLIENT_ERROR watch is not available over UDP", false);
     if (c->wbuf.len > 0) /* replies of earlier pipelined commands are pending */
         return reply(c, "ERROR cannot pipeline other commands before watch", req->noreply);
     unsigned kinds = watch_kinds(req->tokens + 1, req->ntokens - 1);
@@ -271,18 +275,54 @@ static enum conn_action do_extstore(struct conn *c, struct proto_req *req)
     return reply(c, "ERROR", false);
 }
 
+/* Commands that change settings run under the settings lock. */
+static enum conn_action locked(struct conn *c, struct session *s, struct proto_req *req,
+                               enum conn_action (*fn)(struct conn *, struct session *,
+                                                      struct proto_req *))
+{
+    struct server *srv = conn_thread(c)->srv;
+    pthread_mutex_lock(&srv->settings_lock);
+    enum conn_action a = fn(c, s, req);
+    pthread_mutex_unlock(&srv->settings_lock);
+    return a;
+}
+
+static enum conn_action run_verbosity(struct conn *c, struct session *s, struct proto_req *req)
+{
+    (void)s;
+    return do_verbosity(c, req);
+}
+
+static enum conn_action run_memlimit(struct conn *c, struct session *s, struct proto_req *req)
+{
+    (void)s;
+    return do_cache_memlimit(c, req);
+}
+
+static enum conn_action run_slabs(struct conn *c, struct session *s, struct proto_req *req)
+{
+    (void)s;
+    return do_slabs(c, req);
+}
+
+static enum conn_action run_lru(struct conn *c, struct session *s, struct proto_req *req)
+{
+    (void)s;
+    return do_lru(c, req);
+}
+
 enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_req *req)
 {
     switch (req->cmd) {
     case PROTO_CMD_FLUSH_ALL: return do_flush_all(c, req);
     case PROTO_CMD_VERSION: return reply(c, "VERSION " TANDEM_MEMCACHED_VERSION, false);
-    case PROTO_CMD_VERBOSITY: return do_verbosity(c, req);
+    case PROTO_CMD_VERBOSITY: return locked(c, s, req, run_verbosity);
     case PROTO_CMD_SHUTDOWN: return do_shutdown(c, req);
-    case PROTO_CMD_CACHE_MEMLIMIT: return do_cache_memlimit(c, req);
+    case PROTO_CMD_CACHE_MEMLIMIT: return locked(c, s, req, run_memlimit);
     case PROTO_CMD_STATS: return stats_run(c, s, req);
-    case PROTO_CMD_LRU_CRAWLER: return do_lru_crawler(c, s, req);
-    case PROTO_CMD_SLABS: return do_slabs(c, req);
-    case PROTO_CMD_LRU: return do_lru(c, req);
+    case PROTO_CMD_LRU_CRAWLER: return locked(c, s, req, do_lru_crawler);
+    case PROTO_CMD_SLABS: return locked(c, s, req, run_slabs);
+    case PROTO_CMD_LRU: return locked(c, s, req, run_lru);
     case PROTO_CMD_WATCH: return do_watch(c, s, req);
     case PROTO_CMD_REFRESH_CERTS: return reply(c, "Error TLS not enabled", false);
     case PROTO_CMD_EXTSTORE: return do_extstore(c, req);

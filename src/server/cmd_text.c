@@ -33,21 +33,46 @@ static void write_value(void *arg, const struct store_view *v)
                      server_cas(srv, v->version));
 }
 
-static enum conn_action do_get(struct conn *c, struct proto_req *req, bool with_cas, bool touch)
+static bool keys_ok(struct proto_token rest)
+{
+    struct proto_token key;
+    while (proto_text_next_key(&rest, &key))
+        if (key.n > PROTO_KEY_MAX)
+            return false;
+    return true;
+}
+
+/* get/gets/gat/gats. Values are copied into the output, so a multiget of
+ * many large values pauses whenever the output passes SESSION_OUT_HIGH: the
+ * core sends what is there and calls back, and the get resumes at
+ * s->get_resume (an offset into its line, which stays unconsumed). */
+static enum conn_action do_get(struct conn *c, struct session *s, struct proto_req *req,
+                               bool with_cas, bool touch)
 {
     struct thread_ctx *t = conn_thread(c);
     struct store_fetch opt = {.touch = touch};
     if (touch)
         opt.exptime = server_exptime(req->exptime);
-    size_t mark = c->wbuf.len;
-    struct get_ctx g = {.c = c, .with_cas = with_cas};
     struct proto_token rest = req->keys, key;
+    if (s->get_resume == 0 && !keys_ok(rest)) {
+        /* memcached answers only the error for the whole get */
+        session_reply(c, "CLIENT_ERROR bad command line format", false);
+        return CONN_WAIT;
+    }
+    if (s->get_resume > 0) {
+        const char *from = conn_rdata(c) + s->get_resume;
+        rest.n -= (size_t)(from - rest.p);
+        rest.p = from;
+    }
+    size_t cap = c->kind == CONN_UDP ? SESSION_UDP_MAX : SESSION_OUT_HIGH;
+    struct get_ctx g = {.c = c, .with_cas = with_cas};
+    s->get_resume = 0;
     while (proto_text_next_key(&rest, &key)) {
-        if (key.n > PROTO_KEY_MAX) {
-            /* memcached drops what this get had produced and sends only the error */
-            c->wbuf.len = mark;
-            session_reply(c, "CLIENT_ERROR bad command line format", false);
-            return CONN_WAIT;
+        if (c->wbuf.len > cap) {
+            if (c->kind == CONN_UDP)
+                break; /* a datagram reply cannot grow further: answer what fits */
+            s->get_resume = (size_t)(key.p - conn_rdata(c));
+            return CONN_MORE;
         }
         bool hit = store_fetch(t->srv->store, key.p, key.n, &opt, write_value, &g) == STORE_OK;
         cmd_count_fetch(t, touch, hit, g.clsid);
@@ -235,10 +260,10 @@ enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_re
     if (cmd_refuse_on_replica(c, s, req))
         return CONN_WAIT;
     switch (req->cmd) {
-    case PROTO_CMD_GET: return do_get(c, req, false, false);
-    case PROTO_CMD_GETS: return do_get(c, req, true, false);
-    case PROTO_CMD_GAT: return do_get(c, req, false, true);
-    case PROTO_CMD_GATS: return do_get(c, req, true, true);
+    case PROTO_CMD_GET: return do_get(c, s, req, false, false);
+    case PROTO_CMD_GETS: return do_get(c, s, req, true, false);
+    case PROTO_CMD_GAT: return do_get(c, s, req, false, true);
+    case PROTO_CMD_GATS: return do_get(c, s, req, true, true);
     case PROTO_CMD_SET:
     case PROTO_CMD_ADD:
     case PROTO_CMD_REPLACE:

@@ -278,6 +278,7 @@ int main(int argc, char **argv)
     evthread_use_pthreads();
 
     struct server srv = {.settings = &st, .nworkers = st.num_threads, .started = clock_started()};
+    pthread_mutex_init(&srv.settings_lock, NULL);
     srv.reserved_fds = 4 + 4 * (unsigned)st.num_threads;
     atomic_store(&srv.detail_enabled, st.detail_enabled);
     if (st.repl_enabled && !(srv.repl = server_repl_create(&st, err, sizeof(err)))) {
@@ -313,8 +314,8 @@ int main(int argc, char **argv)
     }
     if (st.username && st.username[0] && (rc = drop_privileges(st.username)) != 0)
         return rc;
-    if (st.pid_file && !write_pidfile(st.pid_file))
-        return EXIT_FAILURE;
+    if (st.pid_file)
+        write_pidfile(st.pid_file); /* like memcached: a warning, not a reason to stop */
 
     struct maint maint = {.store = srv.store};
     pthread_mutex_init(&maint.lock, NULL);
@@ -341,8 +342,8 @@ int main(int argc, char **argv)
     event_base_dispatch(srv.main_base);
 
     /* shut down: stop accepting, stop clients, stop housekeeping, free */
+    workers_stop(srv.workers, srv.nworkers); /* no worker reads listener state after this */
     listen_stop();
-    workers_stop(srv.workers, srv.nworkers);
     pthread_mutex_lock(&maint.lock);
     maint.stop = true;
     pthread_cond_signal(&maint.wake);

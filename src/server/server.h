@@ -11,6 +11,7 @@
 #ifndef TANDEM_SERVER_SERVER_H
 #define TANDEM_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,9 @@ struct server {
     bool read_only;                 /* a replica: writes are refused */
     uint32_t started;               /* clock_started() at boot */
     unsigned reserved_fds;
+    /* Admin commands change some settings at run time from any worker;
+     * they write, and `stats` reads, the settings under this lock. */
+    pthread_mutex_t settings_lock;
     /* Runtime-adjustable knobs, changed by admin commands from any worker. */
     _Atomic bool detail_enabled;    /* stats detail on|off */
     _Atomic int shutdown_signal;    /* set by `shutdown`: SIGINT or SIGUSR1 */

@@ -19,7 +19,6 @@
 #include "server/stats.h"
 #include "server/watch.h"
 
-#define OUT_HIGH_WATER (512 * 1024)
 #define DIRECT_MIN 4096 /* read straight into the item when this much is missing */
 
 void session_reply(struct conn *c, const char *line, bool noreply)
@@ -120,6 +119,14 @@ static enum conn_action run_text(struct conn *c, struct session *s, bool *need_m
         break;
     }
     atomic_store_explicit(&c->last_cmd_time, clock_now(), memory_order_relaxed);
+    if (req.cmd >= PROTO_CMD_GET && req.cmd <= PROTO_CMD_GATS) {
+        /* a multiget may pause when its output grows: the line stays in the
+         * input until the last key is answered */
+        enum conn_action a = cmd_text_run(c, s, &req);
+        if (s->get_resume == 0)
+            conn_consume(c, req.nread);
+        return a;
+    }
     conn_consume(c, req.nread);
     return cmd_text_run(c, s, &req);
 }
@@ -173,7 +180,7 @@ static enum conn_action process(struct conn *c)
         return CONN_WAIT;
     }
     for (;;) {
-        if (c->wbuf.len > OUT_HIGH_WATER)
+        if (c->wbuf.len > SESSION_OUT_HIGH)
             return CONN_MORE;
         if (s->st == ST_SWALLOW) {
             size_t n = conn_rlen(c) < s->swallow ? conn_rlen(c) : (size_t)s->swallow;
@@ -245,6 +252,19 @@ static void closed(struct conn *c)
     c->ctx = NULL;
 }
 
+/* UDP: each datagram is a client of its own; nothing carries over. */
+static void reset(struct conn *c)
+{
+    struct session *s = c->ctx;
+    if (!s)
+        return;
+    drop_item(c, s);
+    bool authenticated = false; /* -Y with -U is refused at start-up */
+    memset(s, 0, sizeof(*s));
+    s->authenticated = authenticated;
+    set_state(c, s, ST_CMD);
+}
+
 static enum conn_action process_checked(struct conn *c)
 {
     return c->ctx ? process(c) : CONN_CLOSE;
@@ -254,4 +274,5 @@ const struct conn_handler session_handler = {
     .opened = opened,
     .process = process_checked,
     .closed = closed,
+    .reset = reset,
 };

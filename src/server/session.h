@@ -20,6 +20,12 @@
 #include "server/server.h"
 #include "store/store.h"
 
+/* Output beyond which a session stops producing and lets the core flush. */
+#define SESSION_OUT_HIGH (512 * 1024)
+
+/* A UDP reply can be at most this big (65535 datagrams of 1392 bytes). */
+#define SESSION_UDP_MAX ((size_t)65535 * 1392)
+
 enum sess_proto { SESS_UNKNOWN, SESS_TEXT, SESS_BINARY };
 enum sess_state { ST_CMD, ST_NREAD, ST_SWALLOW };
 
@@ -49,6 +55,7 @@ struct session {
     bool authenticated;        /* -Y: ascii auth passed */
     bool quit;                 /* close once the output is flushed */
     bool watching;             /* a `watch` log stream: input is ignored */
+    size_t get_resume;         /* a paused multiget: offset of its next key in the line */
     struct pending p;
     struct {                   /* an lru_crawler metadump in progress */
         bool active;

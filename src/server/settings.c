@@ -292,6 +292,10 @@ static int check_auth(struct settings_ctx *c)
             return settings_fail(c, SETTINGS_EXIT_USAGE,
                                  "ERROR: You cannot allow the BINARY protocol while using ascii "
                                  "authentication tokens.");
+        if (s->udpport) /* a UDP socket is shared by every client: no per-client login */
+            return settings_fail(c, SETTINGS_EXIT_USAGE,
+                                 "Cannot use UDP with ascii authentication enabled (-U 0 to "
+                                 "disable)");
     }
     return 0;
 }

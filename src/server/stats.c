@@ -22,7 +22,6 @@
 
 #define DUMP_SLICE 512 /* items per metadump step */
 #define MAX_CLASSES 256
-#define MAX_CLASS_ID 63 /* memcached's highest class id, for argument checks */
 
 static void stat_u64(struct buf *b, const char *name, uint64_t v)
 {
@@ -347,7 +346,21 @@ static enum conn_action done(struct conn *c)
 
 static enum conn_action cachedump(struct conn *c, struct proto_req *req);
 
+static enum conn_action stats_run_locked(struct conn *c, struct session *s,
+                                         struct proto_req *req);
+
+/* Every stats group reads settings that admin commands may be changing. */
 enum conn_action stats_run(struct conn *c, struct session *s, struct proto_req *req)
+{
+    struct server *srv = conn_thread(c)->srv;
+    pthread_mutex_lock(&srv->settings_lock);
+    enum conn_action a = stats_run_locked(c, s, req);
+    pthread_mutex_unlock(&srv->settings_lock);
+    return a;
+}
+
+static enum conn_action stats_run_locked(struct conn *c, struct session *s,
+                                         struct proto_req *req)
 {
     (void)s;
     struct server *srv = conn_thread(c)->srv;
@@ -425,7 +438,9 @@ struct dump_ctx {
     struct conn *c;
     struct session *s;
     uint32_t started;
-    uint32_t limit;   /* cachedump: lines left (0 = no limit) */
+    uint32_t limit;   /* cachedump: lines wanted (0 = no limit) */
+    uint32_t printed; /* cachedump: lines written */
+    bool full;        /* cachedump: the limit was reached */
     unsigned clsid;   /* cachedump: the one class */
     bool cachedump;
 };
@@ -456,13 +471,12 @@ static void dump_one(void *arg, const struct store_view *v)
     struct dump_ctx *d = arg;
     struct buf *b = &d->c->wbuf;
     if (d->cachedump) {
-        if (v->clsid != d->clsid || (d->limit && d->limit-- == 0))
+        if (v->clsid != d->clsid || d->full)
             return;
         buf_puts(b, "ITEM ");
         buf_append(b, v->key, v->nkey);
         buf_printf(b, " [%u b; %u s]\r\n", v->nvalue, v->exptime);
-        if (d->limit == 0)
-            d->limit = (uint32_t)-1; /* reached: suppress the rest */
+        d->full = d->limit && ++d->printed >= d->limit;
         return;
     }
     if (!class_wanted(d->s, v->clsid))
@@ -479,7 +493,7 @@ static void dump_one(void *arg, const struct store_view *v)
                v->fetched ? "yes" : "no", v->clsid, v->size);
 }
 
-bool stats_valid_class_list(const char *p, size_t n)
+bool stats_valid_class_list(const struct store *st, const char *p, size_t n)
 {
     size_t i = 0;
     if (n == 0)
@@ -489,7 +503,7 @@ bool stats_valid_class_list(const char *p, size_t n)
         size_t start = i;
         while (i < n && p[i] >= '0' && p[i] <= '9' && v < 1000)
             v = v * 10 + (unsigned)(p[i++] - '0');
-        if (i == start || v == 0 || v > MAX_CLASS_ID || (i < n && p[i] != ','))
+        if (i == start || v == 0 || v > store_class_count(st) || (i < n && p[i] != ','))
             return false;
         i++;
     }
@@ -540,7 +554,7 @@ static enum conn_action cachedump(struct conn *c, struct proto_req *req)
         session_reply(c, "CLIENT_ERROR bad command line format", false);
         return CONN_WAIT;
     }
-    if (id >= 64) {
+    if (id == 0 || id > store_class_count(srv->store)) {
         session_reply(c, "CLIENT_ERROR Illegal slab id", false);
         return CONN_WAIT;
     }
@@ -548,7 +562,7 @@ static enum conn_action cachedump(struct conn *c, struct proto_req *req)
     struct dump_ctx d = {.c = c, .cachedump = true, .clsid = id, .limit = limit};
     struct store_cursor cur = {0};
     size_t start = c->wbuf.len;
-    while (!cur.done && c->wbuf.len - start < 2 * 1024 * 1024 && d.limit != (uint32_t)-1)
+    while (!cur.done && c->wbuf.len - start < 2 * 1024 * 1024 && !d.full)
         store_scan(srv->store, &cur, DUMP_SLICE, false, dump_one, &d);
     return done(c);
 }

@@ -15,12 +15,13 @@
 #include "proto/text.h"
 
 struct session;
+struct store;
 
 /* Run a `stats ...` request. */
 enum conn_action stats_run(struct conn *c, struct session *s, struct proto_req *req);
 
 /* Is "1,2,5" a valid list of class ids? */
-bool stats_valid_class_list(const char *p, size_t n);
+bool stats_valid_class_list(const struct store *st, const char *p, size_t n);
 
 /* Start streaming `lru_crawler metadump <ids>` on this connection. */
 void stats_metadump_begin(struct conn *c, struct session *s, const char *ids, size_t n);

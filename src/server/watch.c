@@ -10,6 +10,7 @@
 #include "core/worker.h"
 
 #define WATCH_QUEUE_MAX (4 * 1024 * 1024) /* bytes a slow watcher may have waiting */
+#define WATCH_CONN_MAX (256 * 1024)       /* unsent bytes before lines stay queued */
 #define KEY_ENCODED_MAX (3 * 250 + 1)
 
 struct sub {
@@ -86,11 +87,21 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct sub *s = arg;
+    struct conn *c = s->c;
+    bool left = false;
     pthread_mutex_lock(&s->w->lock);
-    buf_append(&s->c->wbuf, s->pending.data, s->pending.len);
-    buf_reset(&s->pending);
+    if (c->wbuf.len - c->wpos < WATCH_CONN_MAX) {
+        buf_append(&c->wbuf, s->pending.data, s->pending.len);
+        buf_reset(&s->pending);
+    } else {
+        left = true; /* a slow reader: lines wait in the capped queue */
+    }
     pthread_mutex_unlock(&s->w->lock);
-    conn_send(s->c);
+    if (left) {
+        struct timeval tv = {0, 10000};
+        event_add(s->wake, &tv); /* look again once the socket had time to drain */
+    }
+    conn_send(c);
 }
 
 bool watch_subscribe(struct watch *w, struct conn *c, unsigned kinds)

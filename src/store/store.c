@@ -359,6 +359,8 @@ char *store_item_data(struct store_item *it) { return item_value(it); }
 
 uint8_t store_item_class(const struct store_item *it) { return it->clsid; }
 
+unsigned store_class_count(const struct store *s) { return s->slabs.large_id; }
+
 void store_item_free(struct store *s, struct store_item *it) { slab_free(s, it); }
 
 /* append/prepend: a new item holding both values, with the old flags and

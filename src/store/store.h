@@ -292,6 +292,10 @@ void store_stats(struct store *s, struct store_stats *out);
 /* Zero the resettable counters (stats reset). */
 void store_stats_reset(struct store *s);
 
+/* The highest size class id (classes are numbered from 1; the last one
+ * holds the items too large for a slab chunk). */
+unsigned store_class_count(const struct store *s);
+
 /* Per size-class numbers for `stats items` and `stats slabs`. */
 struct store_class_stats {
     uint8_t clsid;
