@@ -84,8 +84,10 @@ void repl_on_change(void *arg, const struct store_change *ch)
     uint64_t seq = atomic_fetch_add_explicit(&r->seq, 1, memory_order_relaxed) + 1;
     buf_reset(fb);
     if (ch->kind == STORE_CHANGE_FLUSH) {
-        struct frame_flush fl = {.origin = r->cfg.node_id, .seq = seq, .cutoff = ch->cutoff,
-                                 .when = ch->when};
+        /* the cutoff carries the node that flushed in its low bits (store
+         * flush.c): a peer's flush keeps its origin and is never echoed back */
+        struct frame_flush fl = {.origin = hlc_node_of(ch->cutoff), .seq = seq,
+                                 .cutoff = ch->cutoff, .when = ch->when};
         frame_encode_flush(fb, &fl);
     } else {
         const struct store_view *v = ch->item;
@@ -100,6 +102,7 @@ void repl_on_change(void *arg, const struct store_change *ch)
             .value = v->value,
             .nvalue = v->nvalue,
             .binary_key = v->binary_key,
+            .stale = v->stale,
         };
         if (ch->kind == STORE_CHANGE_TOMB)
             frame_encode_tomb(fb, &rec);

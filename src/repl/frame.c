@@ -194,6 +194,7 @@ static enum frame_status dec_set(struct rd *r, struct frame *f)
     rec->key = rd_ptr(r, rec->nkey);
     rec->value = rd_ptr(r, rec->nvalue);
     rec->binary_key = f->fl & FRAME_FL_BINARY_KEY;
+    rec->stale = f->fl & FRAME_FL_STALE;
     return FRAME_OK;
 }
 
@@ -292,7 +293,7 @@ static const struct desc descs[32] = {
     [FRAME_PROOF] = {"PROOF", PROOF_FIXED, PROOF_FIXED + 255, 0, dec_proof},
     [FRAME_AUTH_OK] = {"AUTH_OK", 0, 0, 0, dec_empty},
     [FRAME_ERROR] = {"ERROR", ERROR_FIXED, ERROR_FIXED + 65535, 0, dec_error},
-    [FRAME_SET] = {"SET", SET_FIXED + 1, BODY_MAX, FRAME_FL_BINARY_KEY, dec_set},
+    [FRAME_SET] = {"SET", SET_FIXED + 1, BODY_MAX, FRAME_FL_BINARY_KEY | FRAME_FL_STALE, dec_set},
     [FRAME_TOMB] = {"TOMB", TOMB_FIXED + 1, TOMB_FIXED + FRAME_KEY_MAX, FRAME_FL_BINARY_KEY,
                     dec_tomb},
     [FRAME_FLUSH] = {"FLUSH", 22, 22, 0, dec_flush},
@@ -402,6 +403,7 @@ bool frame_to_store_record(const struct frame *f, struct store_record *r)
         .version = rec->version,
         .tombstone = f->type == FRAME_TOMB,
         .binary_key = rec->binary_key,
+        .stale = rec->stale,
     };
     if (f->type == FRAME_SET) {
         r->value = rec->value;
@@ -507,7 +509,10 @@ static char *put_rec_head(char *w, const struct frame_rec *r)
     return put_le(w, r->version, 8);
 }
 
-static uint8_t rec_fl(const struct frame_rec *r) { return r->binary_key ? FRAME_FL_BINARY_KEY : 0; }
+static uint8_t rec_fl(const struct frame_rec *r)
+{
+    return (r->binary_key ? FRAME_FL_BINARY_KEY : 0) | (r->stale ? FRAME_FL_STALE : 0);
+}
 
 enum frame_status frame_encode_set(struct buf *b, const struct frame_rec *r)
 {

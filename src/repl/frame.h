@@ -54,6 +54,8 @@
 #define FRAME_PROTO 1                         /* HELLO proto */
 #define FRAME_FILE_FORMAT 1                   /* FILE_HEADER format */
 #define FRAME_FL_BINARY_KEY 0x01              /* SET/TOMB: key came base64 (meta b) */
+#define FRAME_FL_STALE 0x02                   /* SET: the item was invalidated (meta I) */
+#define FRAME_HELLO_AUTH 0x01                 /* HELLO flags: this side authenticates */
 #define FRAME_VALUE_MAX (FRAME_MAX - FRAME_OVERHEAD - 31 - 1) /* SET with a 1-byte key */
 
 enum frame_type {
@@ -136,6 +138,7 @@ struct frame_rec {
     const char *value;       /* SET only */
     uint32_t nvalue;
     bool binary_key;         /* fl bit 0 */
+    bool stale;              /* fl bit 1 (SET) */
 };
 
 struct frame_flush {

@@ -21,6 +21,7 @@
 #include "repl/auth.h"
 
 #define READ_CHUNK 65536
+#define NO_SECRET_HERE "peer requires authentication; configure --repl-password-file"
 #define LOG_BATCH 65536
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -96,7 +97,7 @@ static void walk_item(void *arg, const struct store_view *v)
     struct frame_rec rec = {
         .origin = hlc_node_of(v->version), .version = v->version, .flags = v->flags,
         .exptime = v->exptime, .key = v->key, .nkey = v->nkey, .value = v->value,
-        .nvalue = v->nvalue, .binary_key = v->binary_key,
+        .nvalue = v->nvalue, .binary_key = v->binary_key, .stale = v->stale,
     };
     if (v->tombstone)
         frame_encode_tomb(&l->out, &rec);
@@ -105,8 +106,27 @@ static void walk_item(void *arg, const struct store_view *v)
     BUMP(l, records_sent, 1);
 }
 
+/* A full sync starts with the flush cutoffs, so the subscriber drops what
+ * the publisher flushed even if it never saw that flush_all. */
+static void send_flush_state(struct link *l)
+{
+    uint64_t applied, pend_cutoff;
+    uint32_t pend_when;
+    store_flush_state(l->r->store, &applied, &pend_when, &pend_cutoff);
+    if (applied) {
+        struct frame_flush fl = {.origin = hlc_node_of(applied), .cutoff = applied};
+        frame_encode_flush(&l->out, &fl);
+    }
+    if (pend_when) {
+        struct frame_flush fl = {.origin = hlc_node_of(pend_cutoff), .cutoff = pend_cutoff,
+                                 .when = pend_when};
+        frame_encode_flush(&l->out, &fl);
+    }
+}
+
 static void walk_start(struct link *l, uint64_t since)
 {
+    send_flush_state(l);
     l->walking = true;
     l->walk_since = since;
     l->walk_started = hlc_now();
@@ -224,6 +244,7 @@ static void send_hello(struct link *l)
 {
     struct frame_hello h = {
         .node = l->r->cfg.node_id,
+        .flags = l->r->cfg.secret ? FRAME_HELLO_AUTH : 0,
         .history = repl_log_history(l->r->log),
         .cluster = cluster_of(l->r),
         .ncluster = (uint8_t)strlen(cluster_of(l->r)),
@@ -275,6 +296,17 @@ static bool on_hello(struct link *l, const struct frame_hello *h)
         link_close(l, "same node id on both ends (set --node-id)");
         return false;
     }
+    bool mine = l->r->cfg.secret != NULL, theirs = (h->flags & FRAME_HELLO_AUTH) != 0;
+    if (mine != theirs) {
+        const char *why = mine ? "authentication failed: the peer has no replication secret"
+                               : NO_SECRET_HERE;
+        BUMP(l, auth_failures, 1);
+        atomic_fetch_add_explicit(&l->r->auth_failures, 1, memory_order_relaxed);
+        log_error("replication: %s: %s", l->peer, why);
+        send_error(l, FRAME_ERR_AUTH, why);
+        link_close(l, why);
+        return false;
+    }
     if (!l->up && h->role == FRAME_ROLE_MASTER) {
         send_error(l, FRAME_ERR_REFUSED, "a master cannot subscribe");
         link_close(l, "a master tried to subscribe");
@@ -296,7 +328,7 @@ static bool on_challenge(struct link *l, const uint8_t *nonce)
 {
     if (!l->r->cfg.secret) {
         send_error(l, FRAME_ERR_AUTH, "authentication required: no secret configured here");
-        link_close(l, "peer requires authentication; configure --repl-password-file");
+        link_close(l, NO_SECRET_HERE);
         return false;
     }
     memcpy(l->peer_nonce, nonce, FRAME_NONCE_LEN);
@@ -403,7 +435,10 @@ static bool handle(struct link *l, const struct frame *f)
         return l->state != LINK_CLOSED;
     case FRAME_ERROR: {
         char why[160];
-        snprintf(why, sizeof(why), "peer said: %.*s", (int)f->error.ntext, f->error.text);
+        if (f->error.code == FRAME_ERR_AUTH && !l->r->cfg.secret)
+            snprintf(why, sizeof(why), "%s", NO_SECRET_HERE); /* the cause is on our side */
+        else
+            snprintf(why, sizeof(why), "peer said: %.*s", (int)f->error.ntext, f->error.text);
         log_error("replication: %s: %s", l->peer, why);
         link_close(l, why);
         return false;

@@ -122,13 +122,21 @@ void store_flush(struct store *s, uint32_t when)
     if (when == 0 || when == now)
         flush_merge(s, hlc_now(), 0, true, false);
     else if (when < now) /* a time in the past: what was written up to then goes */
-        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000), 0, true, false);
+        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000) | hlc_node(), 0, true, false);
     else
-        flush_merge(s, hlc_from_ms((uint64_t)when * 1000), when, true, false);
+        flush_merge(s, hlc_from_ms((uint64_t)when * 1000) | hlc_node(), when, true, false);
 }
 
 void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when)
 {
     hlc_observe(cutoff);
     flush_merge(s, cutoff, when, false, true);
+}
+
+void store_flush_state(struct store *s, uint64_t *applied, uint32_t *pend_when,
+                       uint64_t *pend_cutoff)
+{
+    struct flush_state *f = &s->flush;
+    *applied = __atomic_load_n(&f->applied, __ATOMIC_ACQUIRE);
+    pending_read(f, pend_when, pend_cutoff);
 }

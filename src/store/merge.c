@@ -42,6 +42,8 @@ static enum store_status record_item(struct store *s, const struct store_record 
     }
     if (r->binary_key)
         item_set(it, ITEM_BINARY_KEY);
+    if (r->stale && !r->tombstone)
+        item_set(it, ITEM_STALE);
     *out = it;
     return STORE_OK;
 }

@@ -220,6 +220,7 @@ struct store_record {
     uint64_t version;
     bool tombstone;
     bool binary_key;
+    bool stale;          /* invalidated (meta I): readers see X and may win the recache */
 };
 
 /* Merge a record by last-writer-wins: it replaces the live item or
@@ -230,6 +231,12 @@ enum store_status store_apply(struct store *s, const struct store_record *r);
 /* Merge a replicated flush cutoff: items with a version below `cutoff`
  * vanish at `when` (absolute Unix seconds; 0 = now). */
 void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when);
+
+/* The flush cutoffs in force (for a full sync to carry): versions below
+ * *applied are gone; if *pend_when is not 0, versions below *pend_cutoff go
+ * at that Unix second. */
+void store_flush_state(struct store *s, uint64_t *applied, uint32_t *pend_when,
+                       uint64_t *pend_cutoff);
 
 /* A resumable position in a walk over the whole table. Zero it to start. */
 struct store_cursor {

@@ -312,7 +312,7 @@ static void test_header_errors(void **state)
     p[5] = 1; /* no flag bits for PING */
     expect_error(p, 6, FRAME_E_FLAGS, 5);
     p[4] = FRAME_SET;
-    p[5] = 2; /* only bit 0 for SET */
+    p[5] = 4; /* only bits 0 (binary key) and 1 (stale) for SET */
     wr32(p, 6 + 32);
     expect_error(p, 6, FRAME_E_FLAGS, 5);
 }
