@@ -74,6 +74,7 @@ BEGIN {
     if ("cpu0_busy" in kv && "server_util" in kv) {
         nx++; extra[nx] = kv["cpu0_busy"] - kv["server_util"]
     }
+    if ("steal0_pct" in kv) { nst++; st0[nst] = kv["steal0_pct"] + 0; st1[nst] = kv["steal1_pct"] + 0 }
     if (kv["others_before"] != "") { no++; others[no] = kv["others_before"]; oth[p] = kv["others_before"] }
 }
 
@@ -120,6 +121,11 @@ END {
             printf "Noise: other processes used up to %.2f CPUs in the half second before a pair (column *others' CPU before*)", ex
         }
         if (nx) printf "%sCPU 0 was busy beyond the server by a median %.2f CPUs during runs (softirqs, other users)", (no ? "; " : "Noise: "), median(extra, nx)
+        if (nst) {
+            m0 = median(st0, nst); m1 = median(st1, nst)
+            x0 = st0[nst]; x1 = st1[nst]
+            printf "; the hypervisor stole a median %.0f%% (max %.0f%%) of CPU 0 and %.0f%% (max %.0f%%) of CPU 1 during runs", m0, x0, m1, x1
+        }
         print "."
     }
 }

@@ -135,6 +135,9 @@ stop_server() {
 # Busy seconds of CPU N so far, whoever ran there (steal counts as busy).
 cpu_busy() { awk -v c="cpu$1" -v hz="$CLK_TCK" '$1 == c { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat; }
 
+# Steal seconds of CPU N so far: time the hypervisor ran someone else.
+cpu_steal() { awk -v c="cpu$1" -v hz="$CLK_TCK" '$1 == c { printf "%.2f", $9 / hz }' /proc/stat; }
+
 # The machine is shared: wait (at most BENCH_QUIET_WAIT seconds) until the
 # other processes use less than a fifth of a CPU, so a pair is not measured
 # across someone else's test run. The busy fraction seen is recorded.
@@ -168,6 +171,8 @@ measure() {
     local u0 u1 v0 v1
     o0=$(ops_of "$port"); e0=$(stat_of "$port" evictions); c0=$(cpu_secs "$pid")
     u0=$(cpu_busy "$SERVER_CPU"); v0=$(cpu_busy "$LOAD_CPU")
+    local s0 s1 w0 w1
+    s0=$(cpu_steal "$SERVER_CPU"); w0=$(cpu_steal "$LOAD_CPU")
     t0=$(date +%s.%N)
     if ! timeout $((SECS + 120)) taskset -c "$LOAD_CPU" "$@" >"$runfile" 2>&1; then
         cat "$runfile" >&2
@@ -176,9 +181,11 @@ measure() {
     t1=$(date +%s.%N)
     grep -q -e '^rps=' -e 'TPS:' "$runfile" || { cat "$runfile" >&2; die "load printed no result: $*"; }
     c1=$(cpu_secs "$pid"); u1=$(cpu_busy "$SERVER_CPU"); v1=$(cpu_busy "$LOAD_CPU")
+    s1=$(cpu_steal "$SERVER_CPU"); w1=$(cpu_steal "$LOAD_CPU")
     o1=$(ops_of "$port"); e1=$(stat_of "$port" evictions)
     awk -v c0="$c0" -v c1="$c1" -v o0="$o0" -v o1="$o1" -v t0="$t0" -v t1="$t1" \
         -v u0="$u0" -v u1="$u1" -v v0="$v0" -v v1="$v1" -v quiet="${QUIET:-}" \
+        -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" \
         -v e0="${e0:-0}" -v e1="${e1:-0}" -v rss="$(rss_mib "$pid")" '
         /^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") printf "rps=%s ", $(i + 1) }
         /^[a-z_0-9]+=/ { printf "%s ", $0 }
@@ -190,7 +197,8 @@ measure() {
             printf "cpu0_busy=%.2f cpu1_busy=%.2f others_before=%s ", (u1 - u0) / wall, (v1 - v0) / wall, quiet
             # all of CPU 0 per op: adds the softirq network work that the
             # kernel does not charge to the server process (and any noise)
-            printf "cpu0_us_op=%.3f\n", (ops > 0 ? (u1 - u0) * 1e6 / ops : 0)
+            printf "cpu0_us_op=%.3f ", (ops > 0 ? (u1 - u0) * 1e6 / ops : 0)
+            printf "steal0_pct=%.1f steal1_pct=%.1f\n", (s1 - s0) / wall * 100, (w1 - w0) / wall * 100
         }' "$runfile"
 }
 
