@@ -233,9 +233,9 @@ sec_resize() {
     echo
     echo "Each server starts empty with \`-o hashpower=12\` (4096 buckets, the"
     echo "smallest memcached accepts) or \`hashpower=22\` (big enough never to"
-    echo "grow), then receives sets of new keys at a fixed 40,000/s (open loop,"
+    echo "grow), then receives sets of new keys at a fixed 25,000/s (open loop,"
     echo "latency from the scheduled time), so the hp12 table doubles about"
-    echo "seven times during the run. p99.9 and max over the whole run; the"
+    echo "six times during the run (200,000 keys). p99.9 and max over the whole run; the"
     echo "plot shows p99.9 per 100 ms interval."
     echo
     for hp in hp12 hp22; do
@@ -415,7 +415,7 @@ EOF
         gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10"
 set output "$PNG/bench-resize.png"
-set title "p99.9 per 100 ms, sets of new keys at 40k/s from an empty server (pair 1)"
+set title "p99.9 per 100 ms, sets of new keys at 25k/s from an empty server (pair 1)"
 set logscale y
 set xlabel "seconds"
 set ylabel "p99.9 µs (log scale)"

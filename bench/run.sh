@@ -361,7 +361,7 @@ wl_scale() {
 }
 
 wl_resize() {
-    local hp i s pid port rate=40000 secs=8 rp=3
+    local hp i s pid port rate=25000 secs=8 rp=3
     [ "$QUICK" = 1 ] && { secs=3; rp=1; }
     for hp in 12 22; do
         log "resize: hashpower=$hp, open-loop sets of new keys at $rate/s for ${secs}s"
