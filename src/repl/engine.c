@@ -276,11 +276,17 @@ void repl_destroy(struct repl *r)
     free(r);
 }
 
+/* An upstream that is up must have given us its data; one that refused
+ * REPL_UNREACHABLE connections in a row is down and cannot (a fresh
+ * cluster's first node, or a peer that died): waiting for it helps no one. */
 bool repl_synced(const struct repl *r)
 {
-    for (int i = 0; i < r->nup; i++)
-        if (!atomic_load_explicit(&r->up[i].synced, memory_order_relaxed))
+    for (int i = 0; i < r->nup; i++) {
+        const struct upstream *u = &r->up[i];
+        if (!atomic_load_explicit(&u->synced, memory_order_relaxed) &&
+            atomic_load_explicit(&u->unreachable, memory_order_relaxed) < REPL_UNREACHABLE)
             return false;
+    }
     return true;
 }
 

@@ -277,8 +277,10 @@ static void check_ready(struct link *l)
         return;
     l->state = LINK_READY;
     log_info("replication: link %s %s ready", l->up ? "to" : "from", l->peer);
-    if (l->up)
+    if (l->up) {
         l->up->backoff_ms = REPL_BACKOFF_MIN_MS;
+        atomic_store_explicit(&l->up->unreachable, 0, memory_order_relaxed);
+    }
     else
         start_publish(l);
 }
@@ -650,6 +652,8 @@ static void link_close(struct link *l, const char *why)
 {
     if (l->state == LINK_CLOSED)
         return;
+    if (l->up && l->state != LINK_READY) /* refused, or the handshake failed */
+        atomic_fetch_add_explicit(&l->up->unreachable, 1, memory_order_relaxed);
     l->state = LINK_CLOSED;
     snprintf(l->last_error, sizeof(l->last_error), "%s", why);
     event_del(l->ev);
@@ -695,6 +699,7 @@ static void dial(struct upstream *u)
     freeaddrinfo(res);
     if (fd < 0 || (rc != 0 && errno != EINPROGRESS)) {
         snprintf(u->last_error, sizeof(u->last_error), "connect: %s", strerror(errno));
+        atomic_fetch_add_explicit(&u->unreachable, 1, memory_order_relaxed);
         if (fd >= 0)
             close(fd);
         upstream_schedule(u, u->backoff_ms);

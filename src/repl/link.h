@@ -24,6 +24,7 @@
 #define REPL_DEAD_MS 5000
 #define REPL_OUT_HIGH (256 * 1024)  /* refill the output below this */
 #define REPL_SCAN_SLICE 256         /* items per step of a full-sync walk */
+#define REPL_UNREACHABLE 3          /* failed connects after which an upstream counts as down */
 
 struct link;
 
@@ -47,6 +48,7 @@ struct upstream {
     uint64_t resume_pos;     /* last publisher log position applied */
     uint64_t resume_history; /* that publisher's history */
     _Atomic bool synced;     /* completed a sync at least once */
+    _Atomic uint32_t unreachable; /* connection attempts refused or failed in a row */
     struct link_stats st;
     _Atomic uint64_t connects;
     char last_error[128];    /* written by the repl thread, read racily by stats */

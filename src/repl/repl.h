@@ -67,7 +67,8 @@ void repl_stop(struct repl *r);
 /* Free the engine. */
 void repl_destroy(struct repl *r);
 
-/* True once every upstream has completed one sync (true with none). */
+/* True once every upstream that is up has completed one sync (an upstream
+ * that refused several connections in a row counts as down). */
 bool repl_synced(const struct repl *r);
 
 /* "host:port" of the master for a replica's refusal message, or NULL. */

@@ -34,6 +34,9 @@ void cmd_log_store(struct conn *c, struct session *s, enum store_status st, unsi
 /* On a replica, refuse a write (and skip its data block). True if refused. */
 bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto_req *req);
 
+/* Until the first sync (--repl-sync-wait error), refuse data commands. */
+bool cmd_refuse_while_syncing(struct conn *c, struct session *s, const struct proto_req *req);
+
 /* Build the replication engine from the settings; NULL with err set. */
 struct repl *server_repl_create(const struct settings *st, char *err, size_t errlen);
 

@@ -257,7 +257,7 @@ static enum conn_action do_touch(struct conn *c, struct proto_req *req)
 
 enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_req *req)
 {
-    if (cmd_refuse_on_replica(c, s, req))
+    if (cmd_refuse_on_replica(c, s, req) || cmd_refuse_while_syncing(c, s, req))
         return CONN_WAIT;
     switch (req->cmd) {
     case PROTO_CMD_GET: return do_get(c, s, req, false, false);

@@ -144,6 +144,13 @@ static int refuse_unsupported(const struct settings *st)
         fprintf(stderr, "This server is not built with TLS support.\n");
         return EX_USAGE;
     }
+    if (st->repl_min_acks > 0 || st->replicas > 0 || st->snapshot_dir) {
+        fprintf(stderr, "%s is not available in this build yet\n",
+                st->repl_min_acks > 0 ? "--repl-min-acks"
+                : st->replicas > 0    ? "--replicas (sharded mode)"
+                                      : "--snapshot-dir");
+        return EX_USAGE;
+    }
     if (st->memory_file) {
         fprintf(stderr, "tandemd does not support -e (memory file); "
                         "use --snapshot-dir for restarts that keep data\n");
@@ -188,6 +195,29 @@ static bool write_pidfile(const char *path)
     }
     fprintf(f, "%ld\n", (long)getpid());
     return fclose(f) == 0;
+}
+
+/* --repl-sync-wait block: like repcached, a restarted node opens its client
+ * port only once its peers have given it their data back (or the wait
+ * times out, e.g. when every peer is down). */
+static void wait_for_first_sync(struct repl *r, uint32_t timeout_s)
+{
+    if (repl_synced(r))
+        return;
+    log_info("waiting for the first sync with peers before serving clients");
+    struct timespec start, now, nap = {0, 10 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (repl_synced(r))
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (timeout_s && now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
+            log_error("no sync with peers after %u s; serving clients with the data held",
+                      timeout_s);
+            return;
+        }
+        nanosleep(&nap, NULL);
+    }
 }
 
 static struct store *make_store(const struct settings *st, struct repl *repl)
@@ -303,12 +333,15 @@ int main(int argc, char **argv)
         .backlog = st.backlog,
         .maxconns = (unsigned)st.maxconns,
     };
-    if (!listen_start(srv.main_base, &lc, srv.workers, srv.nworkers, &session_handler, err,
-                      sizeof(err))) {
+    if (srv.repl && !repl_start(srv.repl, srv.store, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return EX_OSERR;
     }
-    if (srv.repl && !repl_start(srv.repl, srv.store, err, sizeof(err))) {
+    if (srv.repl && st.repl_sync_wait == SYNC_WAIT_BLOCK)
+        wait_for_first_sync(srv.repl, (uint32_t)st.repl_sync_timeout);
+    srv.sync_refuse = srv.repl && st.repl_sync_wait == SYNC_WAIT_ERROR;
+    if (!listen_start(srv.main_base, &lc, srv.workers, srv.nworkers, &session_handler, err,
+                      sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return EX_OSERR;
     }

@@ -111,3 +111,24 @@ bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto
         session_swallow(s, (uint64_t)req->nbytes + 2);
     return true;
 }
+
+/* --repl-sync-wait error: data commands get a clear error until this node
+ * has its peers' data. */
+bool cmd_refuse_while_syncing(struct conn *c, struct session *s, const struct proto_req *req)
+{
+    struct server *srv = conn_thread(c)->srv;
+    if (!srv->sync_refuse || atomic_load_explicit(&srv->synced, memory_order_relaxed))
+        return false;
+    if (repl_synced(srv->repl)) {
+        atomic_store(&srv->synced, true);
+        return false;
+    }
+    bool data = (req->cmd >= PROTO_CMD_GET && req->cmd <= PROTO_CMD_TOUCH) ||
+                (req->cmd >= PROTO_CMD_MG && req->cmd <= PROTO_CMD_MA) || req->cmd == PROTO_CMD_ME;
+    if (!data)
+        return false;
+    session_reply(c, "SERVER_ERROR syncing with peers; try again shortly", false);
+    if ((req->cmd >= PROTO_CMD_SET && req->cmd <= PROTO_CMD_CAS) || req->cmd == PROTO_CMD_MS)
+        session_swallow(s, (uint64_t)req->nbytes + 2);
+    return true;
+}

@@ -38,6 +38,8 @@ struct server {
     struct watch *watch;            /* `watch` log streams */
     struct repl *repl;              /* replication engine, NULL when not replicating */
     bool read_only;                 /* a replica: writes are refused */
+    bool sync_refuse;               /* --repl-sync-wait error: refuse data commands ... */
+    _Atomic bool synced;            /* ... until the first sync completed (then stays true) */
     uint32_t started;               /* clock_started() at boot */
     unsigned reserved_fds;
     /* Admin commands change some settings at run time from any worker;

@@ -85,6 +85,7 @@ void settings_init(struct settings *s)
     init_tls_ext(s);
     s->inter = strdup(SETTINGS_DEFAULT_LISTEN); /* NULL if out of memory: parsing fails */
     s->repl_port = SETTINGS_REPL_PORT;
+    s->repl_sync_timeout = 30;
     s->snapshot_interval = 300;
 }
 

@@ -57,6 +57,13 @@ enum bind_protocol { BIND_AUTO = 0, BIND_ASCII, BIND_BINARY };
 /* -o hash_algorithm. */
 enum settings_hash { SETTINGS_HASH_MURMUR3 = 0, SETTINGS_HASH_JENKINS, SETTINGS_HASH_XXH3 };
 
+/* --repl-sync-wait: what a node with upstreams does until its first sync. */
+enum sync_wait {
+    SYNC_WAIT_BLOCK = 0, /* accept no clients until synced (or the timeout) */
+    SYNC_WAIT_ERROR,     /* accept clients, answer SERVER_ERROR until synced */
+    SYNC_WAIT_NONE,      /* serve at once, with whatever data there is */
+};
+
 /* A replication peer: --peer HOST:PORT or -x HOST[:PORT]. */
 struct settings_peer {
     char *host; /* name or address, without brackets for IPv6 */
@@ -190,6 +197,8 @@ struct settings {
     int node_id;               /* --node-id: this node's id in versions, 0..HLC_MAX_NODE (0) */
     bool node_id_given;        /* --node-id was set (else derived from the addresses) */
     bool repl_enabled;         /* derived: any replication option given (else no repl port) */
+    enum sync_wait repl_sync_wait; /* --repl-sync-wait block|error|none (block) */
+    int repl_sync_timeout;     /* --repl-sync-timeout: seconds to wait for it, 0 = forever (30) */
 
     /* --- result of the last settings_parse_args() --- */
     int exit_code;             /* after -1: memcached's exit status for that error (1 or 64) */

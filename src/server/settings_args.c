@@ -421,6 +421,21 @@ static int opt_node_id(struct settings_ctx *c, const struct opt *o, const char *
     return 0;
 }
 
+static int opt_sync_wait(struct settings_ctx *c, const struct opt *o, const char *arg)
+{
+    (void)o;
+    static const char *const modes[] = {[SYNC_WAIT_BLOCK] = "block", [SYNC_WAIT_ERROR] = "error",
+                                        [SYNC_WAIT_NONE] = "none"};
+    for (int m = 0; m < 3; m++) {
+        if (strcmp(arg, modes[m]) == 0) {
+            c->s->repl_sync_wait = (enum sync_wait)m;
+            return 0;
+        }
+    }
+    return settings_fail(c, SETTINGS_EXIT_FAIL,
+                         "--repl-sync-wait takes block, error or none (got \"%s\")", arg);
+}
+
 static int opt_replicas(struct settings_ctx *c, const struct opt *o, const char *arg)
 {
     (void)o;
@@ -496,6 +511,8 @@ static const struct opt opts[] = {
     {0, "snapshot-dir", REQ_ARG, set_nonempty, F(snapshot_dir), 0, 0},
     {0, "snapshot-interval", REQ_ARG, opt_snapshot_interval, F(snapshot_interval), 0, 0},
     {0, "node-id", REQ_ARG, opt_node_id, 0, 0, 0},
+    {0, "repl-sync-wait", REQ_ARG, opt_sync_wait, 0, 0, 0},
+    {0, "repl-sync-timeout", REQ_ARG, set_nonneg, F(repl_sync_timeout), 0, 0},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -129,8 +129,13 @@ void store_flush(struct store *s, uint32_t when)
 
 void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when)
 {
-    hlc_observe(cutoff);
-    flush_merge(s, cutoff, when, false, true);
+    /* A delayed flush's cutoff is a stamp from the future: observing it would
+     * push our clock past T and every write we make before T would outlive
+     * the flush. Only an immediate flush's cutoff is a real event to observe. */
+    if (when == 0)
+        hlc_observe(cutoff);
+    /* as locally: an immediate flush cancels a pending delayed one */
+    flush_merge(s, cutoff, when, when == 0, true);
 }
 
 void store_flush_state(struct store *s, uint64_t *applied, uint32_t *pend_when,

@@ -154,3 +154,43 @@ def test_garbage_on_the_replication_port_is_refused(server_factory):
         assert value_of(c, b"keep") == b"safe"
         st = repl_stats(c)
         assert int(st["bad_frames"]) >= 3
+
+
+def test_sync_wait_error_answers_until_the_first_sync(server_factory):
+    ra, rb = free_port(), free_port()
+    busy = b"SERVER_ERROR syncing with peers; try again shortly\r\n"
+    # b's peer is silent (a port that accepts nothing yet is not "down": it is
+    # a listener we control), so b keeps refusing data commands
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", ra))
+    hold.listen(1)
+    try:
+        b = server_factory("--repl-port", str(rb), "--peer", "127.0.0.1:%d" % ra, "--node-id", "2",
+                           "--repl-sync-wait", "error")
+        with b.conn() as cb:
+            cb.expect(b"get k\r\n", busy)
+            cb.expect(b"set k 0 0 1\r\nx\r\n", busy)      # the data block is skipped too
+            cb.expect(b"version\r\n", b"VERSION 1.6.18\r\n")  # admin commands still work
+    finally:
+        hold.close()
+    a = server_factory("--repl-port", str(ra), "--peer", "127.0.0.1:%d" % rb, "--node-id", "1")
+    with a.conn() as ca:
+        ca.expect(b"set k 0 0 2\r\nok\r\n", b"STORED\r\n")
+    with b.conn() as cb:
+        wait_for(lambda: cb.call(b"get k\r\n", until=b"\r\n") != busy, timeout=15,
+                 what="b to finish its first sync")
+        eventually_equal(cb, b"k", b"ok")
+
+
+def test_restart_blocks_clients_until_synced(server_factory):
+    pair = Pair(server_factory)
+    a, b = pair.nodes
+    with a.conn() as ca:
+        ca.send(b"".join(b"set r%d 0 0 4 noreply\r\nr%03d\r\n" % (i, i) for i in range(300)))
+        ca.expect(b"", b"")
+    port = b.port
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(timeout=10)
+    b = pair.start(1, port=port)   # ready = answering clients, which it does only once synced
+    with b.conn() as cb:
+        assert stats_dict(cb)["curr_items"] == "300"
