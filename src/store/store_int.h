@@ -50,6 +50,8 @@ struct store {
     uint32_t sweep_started; /* clock_now() when the current/last round began */
     uint32_t sweep_shard;
     uint64_t sweep_cursor;
+    uint64_t sweep_round_checked; /* items looked at in the current round */
+    uint32_t sweep_pause;         /* seconds between round starts, set by the last round */
     bool sweep_enabled; /* atomic: the background expiry sweep (lru_crawler enable|disable) */
     /* atomics */
     uint64_t too_large, no_memory, malloc_fails, crawler_reclaimed, crawler_items_checked;

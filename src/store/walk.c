@@ -31,7 +31,9 @@
 #define MAINT_REHASH 1024
 #define MAINT_SWEEP 4096
 #define MAINT_GARBAGE 256
-#define SWEEP_INTERVAL 1 /* seconds between the starts of two sweep rounds */
+#define SWEEP_INTERVAL 1 /* seconds between the starts of two sweep rounds, at least */
+#define SWEEP_RATE 10000 /* items a second a sweep may look at, on average */
+#define SWEEP_PAUSE_MAX 60 /* seconds between rounds, at most */
 
 /* --- scan ------------------------------------------------------------------ */
 
@@ -124,16 +126,24 @@ static bool sweep_step(struct store *s)
     struct sweep_ctx c = {.s = s, .now = clock_now()};
     bool more = true;
     if (!s->sweeping) {
-        if (s->sweep_started != 0 && c.now - s->sweep_started < SWEEP_INTERVAL)
+        uint32_t pause = s->sweep_pause > SWEEP_INTERVAL ? s->sweep_pause : SWEEP_INTERVAL;
+        if (s->sweep_started != 0 && c.now - s->sweep_started < pause)
             return false;
         s->sweeping = true;
         s->sweep_started = c.now;
         s->sweep_shard = 0;
         s->sweep_cursor = 0;
+        s->sweep_round_checked = 0;
     }
     while (c.checked < MAINT_SWEEP && c.ngarbage < MAINT_GARBAGE) {
         if (s->sweep_shard >= STORE_NSHARD) {
+            /* pace rounds by table size: a big table is crawled at most
+             * SWEEP_RATE items a second on average, so an idle server with
+             * millions of items stays idle; lookups still expire lazily */
             s->sweeping = false;
+            s->sweep_pause = (uint32_t)(s->sweep_round_checked / SWEEP_RATE);
+            if (s->sweep_pause > SWEEP_PAUSE_MAX)
+                s->sweep_pause = SWEEP_PAUSE_MAX;
             more = false;
             break;
         }
@@ -152,6 +162,7 @@ static bool sweep_step(struct store *s)
             slab_free(s, c.garbage[i]);
         c.ngarbage = 0;
     }
+    s->sweep_round_checked += c.checked;
     STAT_ADD(s->crawler_items_checked, c.checked);
     STAT_ADD(s->crawler_reclaimed, c.reclaimed);
     return more;
