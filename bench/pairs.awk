@@ -53,6 +53,7 @@ function fmt(x) {
 }
 
 BEGIN {
+    if (LAG_OK == "") LAG_OK = 1000
     if (A == "") A = "tandem"
     if (B == "") B = "memcached"
     nc = split(COLS, col, " ")
@@ -69,6 +70,7 @@ BEGIN {
     if (!(p in seen)) { seen[p] = 1; order[++np] = p }
     for (c = 1; c <= nc; c++)
         if (col[c] in kv) val[p, kv["server"], col[c]] = kv[col[c]]
+    if ("send_lag_p99_us" in kv && kv["send_lag_p99_us"] + 0 >= LAG_OK) dirty[p] = 1
     # noise: work on the server's CPU beyond the server itself, and what other
     # processes used just before the pair started
     if ("cpu0_busy" in kv && "server_util" in kv) {
@@ -114,6 +116,33 @@ END {
     }
     if (no) line = line " |"
     print line
+    # Open-loop latency: the same medians over the pairs whose generator sent
+    # on time in both runs, so machine stalls do not decide the verdict.
+    if (COLS ~ /send_lag_p99_us/) {
+        nclean = 0; list = ""
+        for (k = 1; k <= np; k++) if (!(order[k] in dirty)) { nclean++; list = list (list == "" ? "" : ", ") order[k] }
+        printf "\nPairs whose generator's send lag p99 stayed under %.0f µs in both runs: %s.", LAG_OK, (nclean ? list : "none")
+        if (nclean) {
+            printf " Median ratios over those pairs:"
+            for (c = 1; c <= nc; c++) {
+                if (col[c] == "send_lag_p99_us") continue
+                split("", t); n = 0
+                for (k = 1; k <= np; k++) {
+                    p = order[k]
+                    if (p in dirty) continue
+                    a = val[p, A, col[c]]; b = val[p, B, col[c]]
+                    if (a != "" && b + 0 != 0) t[++n] = a / b
+                }
+                if (n) {
+                    mr = median(t, n)
+                    printf " %s %.2f", label(col[c]), mr
+                    if (SUM != "") printf "%s|%s|%s_clean|%.3f|%.3f|%.3f|%d||\n", G, V, col[c], mr, t[1], t[n], n >> SUM
+                }
+            }
+            printf "."
+        }
+        print ""
+    }
     if (nx || no) {
         print ""
         if (no) {

@@ -470,6 +470,9 @@ wl_profile() {
 
 # --- main --------------------------------------------------------------------------
 
+# The tree tandemd was built from, taken now: others may commit during the run.
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ] && COMMIT="$COMMIT + uncommitted changes in src/"
 log "workloads: $WORKLOADS; $PAIRS pairs of ${SECS}s runs; results in $OUT"
 START=$(date +%s)
 for w in $WORKLOADS; do "wl_$w"; done
@@ -482,7 +485,7 @@ log "all workloads done in $(( $(date +%s) - START ))s"
     echo "cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "memcached=$($MEMCACHED -V 2>&1 | head -1)"
     echo "tandemd=$($TANDEMD -V 2>&1 | head -1)"
-    echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "commit=$COMMIT"
     echo "memcaslap=$(dpkg-query -W -f='libmemcached-tools ${Version}' libmemcached-tools 2>/dev/null)"
     echo "gcc=$(gcc -dumpfullversion)"
     echo "pairs=$PAIRS"
