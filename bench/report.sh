@@ -398,6 +398,8 @@ set boxwidth 0.6
 set grid ytics
 set yrange [0:*]
 set xtics rotate by -25 left font ",8"
+set rmargin 14
+set bmargin 9
 set ylabel "ratio"
 plot "$R/plot-ratios.dat" using 1:3:xtic(2) with boxes lc rgb "#4477aa" title "median ratio", \
      "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 title "pair spread", \
