@@ -6,6 +6,7 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                -Wmissing-prototypes -Wformat=2 -pthread -Isrc -D_GNU_SOURCE
 OPT     ?= -O2 -g
 LDLIBS  := -levent_core -levent_pthreads -lcrypto -lxxhash -lpthread -lm
+PQ_CFLAGS := -I/usr/include/postgresql
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B   := build
@@ -15,11 +16,20 @@ CORE   := $(wildcard src/core/*.c)
 PROTO  := $(wildcard src/proto/*.c)
 STORE  := $(wildcard src/store/*.c)
 REPL   := $(wildcard src/repl/*.c)
+SNAPSHOT := $(wildcard src/snapshot/*.c)
+CLUSTER := $(wildcard src/cluster/*.c)
 SERVER := $(wildcard src/server/*.c)
 CTL    := $(wildcard src/ctl/*.c)
-LIBSRC := $(CORE) $(PROTO) $(STORE) $(REPL)
+PROXY  := $(wildcard src/proxy/*.c)
+LIBSRC := $(CORE) $(PROTO) $(STORE) $(REPL) $(SNAPSHOT)
+# the frame codec alone (tandemctl reads and writes frames; it has no store)
+FRAMES := src/repl/frame.c src/repl/crc32c.c
 
 TANDEMD_SRC := $(LIBSRC) $(SERVER)
+CTL_SRC := $(CTL) $(CLUSTER) $(SNAPSHOT) $(FRAMES) src/core/buf.c
+CTL_LDLIBS := -lxxhash -lcrypto -lpq -lm
+PROXY_SRC := $(CORE) $(PROTO) $(CLUSTER) $(PROXY)
+PROXY_LDLIBS := -levent_core -lyaml -lcrypto -lxxhash -lpthread -lm
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -30,7 +40,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-test deps-bench run test unit integration valgrind conformance fuzz fuzz-build bench clean
 
-all: deps $(B)/tandemd $(B)/tandemctl
+all: deps $(B)/tandemd $(B)/tandemctl $(B)/tandem-proxy
 
 deps:
 	@scripts/deps.sh build
@@ -48,12 +58,12 @@ Q := $(if $(V),,@)
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter src/ctl/%,$<),$(PQ_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BA)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC asan $<")
-	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) $(if $(filter src/ctl/%,$<),$(PQ_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(B)/tandemd: $(call obj,$(B),$(TANDEMD_SRC))
 	@$(if $(V),,echo "  LD      $@")
@@ -63,14 +73,24 @@ $(BA)/tandemd: $(call obj,$(BA),$(TANDEMD_SRC))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
 
-# tandemctl: plain blocking sockets, no libevent; xxhash for digests.
-$(B)/tandemctl: $(call obj,$(B),$(CTL))
+# tandemctl: plain blocking sockets, no libevent; xxhash for digests,
+# OpenSSL for MD5 (ketama), libpq for backups to PostgreSQL.
+$(B)/tandemctl: $(call obj,$(B),$(CTL_SRC))
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ -lxxhash -lm
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(CTL_LDLIBS)
 
-$(BA)/tandemctl: $(call obj,$(BA),$(CTL))
+$(BA)/tandemctl: $(call obj,$(BA),$(CTL_SRC))
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ -lxxhash -lm
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(CTL_LDLIBS)
+
+# tandem-proxy: libevent, libyaml for twemproxy's pool files.
+$(B)/tandem-proxy: $(call obj,$(B),$(PROXY_SRC))
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(PROXY_LDLIBS)
+
+$(BA)/tandem-proxy: $(call obj,$(BA),$(PROXY_SRC))
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -o $@ $^ $(PROXY_LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
@@ -88,24 +108,30 @@ run: all
 # module's unit tests never wait for another module to build.
 SERVER_LIB := $(filter-out src/server/main.c,$(SERVER))
 CTL_LIB := $(filter-out src/ctl/main.c,$(CTL))
+PROXY_LIB := $(filter-out src/proxy/main.c,$(PROXY))
 unit_mod = $(word 2,$(subst _, ,$(1)))
 unit_src = $(CORE) $(if $(filter proto,$(1)),$(PROTO)) $(if $(filter store,$(1)),$(STORE)) \
            $(if $(filter repl,$(1)),$(STORE) $(REPL)) \
-           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(REPL) $(SERVER_LIB)) \
-           $(if $(filter ctl,$(1)),$(CTL_LIB))
+           $(if $(filter snapshot,$(1)),$(STORE) $(REPL) $(SNAPSHOT)) \
+           $(if $(filter cluster,$(1)),$(CLUSTER)) \
+           $(if $(filter server,$(1)),$(PROTO) $(STORE) $(REPL) $(SNAPSHOT) $(SERVER_LIB)) \
+           $(if $(filter ctl,$(1)),$(CTL_LIB) $(CLUSTER) $(SNAPSHOT) $(FRAMES)) \
+           $(if $(filter proxy,$(1)),$(PROTO) $(CLUSTER) $(PROXY_LIB))
+unit_libs = $(if $(filter ctl,$(1)),-lpq) $(if $(filter proxy,$(1)),-lyaml)
 
 .SECONDEXPANSION:
 $(BA)/tests/%: tests/unit/%.c $$(call obj,$(BA),$$(call unit_src,$$(call unit_mod,$$*)))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD test $@")
-	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 -g $(SAN) -Wno-missing-prototypes $(if $(filter ctl,$(call unit_mod,$*)),$(PQ_CFLAGS)) -o $@ $^ $(LDLIBS) $(call unit_libs,$(call unit_mod,$*)) -lcmocka
 
 unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do echo "== unit: $$t"; \
 	  UBSAN_OPTIONS=print_stacktrace=1 $(BA)/tests/$$t; done
 
-integration: deps deps-test $(BA)/tandemd $(B)/tandemd $(BA)/tandemctl
-	TANDEMD=$(CURDIR)/$(BA)/tandemd TANDEMCTL=$(CURDIR)/$(BA)/tandemctl $(PY) -m pytest -q -p no:cacheprovider tests/integration
+integration: deps deps-test $(BA)/tandemd $(B)/tandemd $(BA)/tandemctl $(BA)/tandem-proxy
+	TANDEMD=$(CURDIR)/$(BA)/tandemd TANDEMCTL=$(CURDIR)/$(BA)/tandemctl \
+	  TANDEM_PROXY=$(CURDIR)/$(BA)/tandem-proxy $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 # The release build under valgrind (memcheck, leaks included) through the
 # parts of the suite that exercise every protocol path and the abuse cases.

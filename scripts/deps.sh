@@ -4,12 +4,12 @@
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: all)
 set -eu
 
-build_pkgs="gcc make pkg-config libevent-dev libssl-dev libxxhash-dev libyaml-dev"
+build_pkgs="gcc make pkg-config libevent-dev libssl-dev libxxhash-dev libyaml-dev libpq-dev"
 test_pkgs="clang libclang-rt-14-dev libcmocka-dev valgrind memcached libmemcached-tools
  python3 python3-pytest python3-pymemcache python3-memcache
- php-cli php-memcached php-memcache"
+ php-cli php-memcached php-memcache postgresql"
 
-bench_pkgs="memcached libmemcached-tools gnuplot-nox linux-perf valgrind"
+bench_pkgs="memcached libmemcached-tools gnuplot-nox linux-perf valgrind nutcracker"
 
 case "${1:-all}" in
   build) want="$build_pkgs" ;;
