@@ -30,6 +30,12 @@ struct ctl_command {
 
 extern const struct ctl_command ctl_status_command;
 extern const struct ctl_command ctl_verify_command;
+extern const struct ctl_command ctl_backup_command;
+extern const struct ctl_command ctl_restore_command;
+extern const struct ctl_command ctl_inspect_command;
+extern const struct ctl_command ctl_ring_command;
+extern const struct ctl_command ctl_rebalance_command;
+extern const struct ctl_command ctl_promote_command;
 
 /* Options a subcommand may accept (a bitmask for ctl_opts_parse). */
 enum {

@@ -11,6 +11,12 @@
 static const struct ctl_command *const commands[] = {
     &ctl_status_command,
     &ctl_verify_command,
+    &ctl_backup_command,
+    &ctl_restore_command,
+    &ctl_inspect_command,
+    &ctl_ring_command,
+    &ctl_rebalance_command,
+    &ctl_promote_command,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -26,8 +32,8 @@ static void usage(FILE *f)
                "\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "  %-8s %s\n", "help", "show this text, or a command's usage and options");
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "  %-10s %s\n", "help", "show this text, or a command's usage and options");
     fprintf(f, "\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "%s\n", commands[i]->help);
