@@ -364,6 +364,21 @@ static enum proto_status parse_touch(struct proto_req *req)
     return PROTO_OK;
 }
 
+/* apply <bytes> [noreply]: the block is whole frames, read by the server. */
+static enum proto_status parse_apply(struct proto_req *req)
+{
+    if (req->ntokens != 2 && req->ntokens != 3)
+        return fail(req, ERR_ERROR);
+    req->noreply = last_is_noreply(req);
+    if (req->ntokens == 3 && !req->noreply)
+        return fail(req, ERR_FORMAT);
+    uint64_t n;
+    if (!proto_parse_u64(req->tokens[1].p, req->tokens[1].n, &n) || n > UINT32_MAX)
+        return fail(req, ERR_FORMAT);
+    req->nbytes = (uint32_t)n;
+    return PROTO_OK;
+}
+
 /* --- admin --------------------------------------------------------------- */
 
 /* The token-count rules memcached applies before looking at any setting,
@@ -449,6 +464,7 @@ static enum proto_cmd lookup(const struct proto_token *t)
              : IS("stats") ? PROTO_CMD_STATS
              : IS("slabs") ? PROTO_CMD_SLABS
              : IS("watch") ? PROTO_CMD_WATCH
+             : IS("apply") ? PROTO_CMD_APPLY
                            : PROTO_CMD_NONE;
     case 6:
         return IS("delete") ? PROTO_CMD_DELETE
@@ -520,6 +536,8 @@ static enum proto_status dispatch(struct proto_req *req, struct line *ln)
         return parse_arith(req);
     case PROTO_CMD_TOUCH:
         return parse_touch(req);
+    case PROTO_CMD_APPLY:
+        return parse_apply(req);
     case PROTO_CMD_MG:
     case PROTO_CMD_MS:
     case PROTO_CMD_MD:

@@ -63,6 +63,9 @@ enum proto_cmd {
     PROTO_CMD_WATCH,
     PROTO_CMD_REFRESH_CERTS,
     PROTO_CMD_EXTSTORE,
+    /* Tandem: `apply <bytes> [noreply]`, a data block of replication frames
+     * (docs/replication.md) merged by last-writer-wins; req->nbytes */
+    PROTO_CMD_APPLY,
     /* meta */
     PROTO_CMD_MG,
     PROTO_CMD_MS,

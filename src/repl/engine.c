@@ -91,8 +91,10 @@ void repl_on_change(void *arg, const struct store_change *ch)
         frame_encode_flush(fb, &fl);
     } else {
         const struct store_view *v = ch->item;
+        /* a peer's write keeps its origin; ours, including a client's
+         * restore of someone else's version (`apply`), is our own */
         struct frame_rec rec = {
-            .origin = hlc_node_of(v->version),
+            .origin = ch->applied ? hlc_node_of(v->version) : r->cfg.node_id,
             .seq = seq,
             .version = v->version,
             .flags = v->flags,

@@ -37,6 +37,11 @@ bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto
 /* Until the first sync (--repl-sync-wait error), refuse data commands. */
 bool cmd_refuse_while_syncing(struct conn *c, struct session *s, const struct proto_req *req);
 
+/* `apply <bytes>`: merge a batch of replication frames (a restore). Sets
+ * *need_more while the data block is still arriving. See cmd_apply.c. */
+enum conn_action cmd_apply_run(struct conn *c, struct session *s, const struct proto_req *req,
+                               bool *need_more);
+
 /* Build the replication engine from the settings; NULL with err set. */
 struct repl *server_repl_create(const struct settings *st, char *err, size_t errlen);
 

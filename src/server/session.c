@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "server/auth.h"
+#include "server/cmd.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/watch.h"
@@ -119,6 +120,8 @@ static enum conn_action run_text(struct conn *c, struct session *s, bool *need_m
         break;
     }
     atomic_store_explicit(&c->last_cmd_time, clock_now(), memory_order_relaxed);
+    if (req.cmd == PROTO_CMD_APPLY) /* consumes line and block once both are here */
+        return cmd_apply_run(c, s, &req, need_more);
     if (req.cmd >= PROTO_CMD_GET && req.cmd <= PROTO_CMD_GATS) {
         /* a multiget may pause when its output grows: the line stays in the
          * input until the last key is answered */

@@ -75,7 +75,7 @@ enum store_status store_apply(struct store *s, const struct store_record *r)
             store_unlink_locked(s, sh, h, old);
             garbage = old;
         }
-        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, true);
+        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, !r->local);
     } else if ((st = record_item(s, r, now, &it)) == STORE_OK) {
         if (old != NULL) {
             store_replace_locked(s, sh, h, old, it);
@@ -83,12 +83,12 @@ enum store_status store_apply(struct store *s, const struct store_record *r)
         } else {
             store_link_locked(s, sh, h, it);
         }
-        store_emit_item(s, it, true);
+        store_emit_item(s, it, !r->local);
     } else if (old != NULL && r->tombstone) {
         /* No memory for the tombstone: the delete must still happen. */
         store_unlink_locked(s, sh, h, old);
         garbage = old;
-        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, true);
+        store_emit_tomb(s, r->key, r->nkey, r->version, r->binary_key, !r->local);
     }
     pthread_mutex_unlock(&sh->lock);
     if (dead != NULL)

@@ -221,6 +221,8 @@ struct store_record {
     bool tombstone;
     bool binary_key;
     bool stale;          /* invalidated (meta I): readers see X and may win the recache */
+    bool local;          /* a client's restore (`apply`): report the change as this
+                            node's own write, so peers hear of it from us */
 };
 
 /* Merge a record by last-writer-wins: it replaces the live item or
