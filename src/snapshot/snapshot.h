@@ -55,6 +55,10 @@ bool snap_write_flush(struct snap_writer *w, const struct frame_flush *fl);
 uint64_t snap_write_records(const struct snap_writer *w);
 uint64_t snap_write_bytes(const struct snap_writer *w);
 
+/* The first error (a failed write, a frame the codec refused), "" if none;
+ * once set, appends return false and commit fails with it. */
+const char *snap_write_error(const struct snap_writer *w);
+
 /* Write the trailer, fsync, rename "<path>.tmp" to <path>, fsync the
  * directory, and free w. False with err set (the temporary file is removed). */
 bool snap_write_commit(struct snap_writer *w, char *err, size_t errlen);
