@@ -45,14 +45,21 @@ struct ring_server {
 
 struct ring;
 
+/* The port left out of a server's ketama label ("host" rather than
+ * "host:11211"), as libmemcached and twemproxy do. */
+#define RING_LABEL_DEFAULT_PORT 11211
+
 /* Parse a hash or distribution name as written in a YAML pool ("fnv1a_64",
  * "ketama"); false if unknown. */
 bool ring_hash_parse(const char *s, enum ring_hash *out);
 bool ring_dist_parse(const char *s, enum ring_dist *out);
 const char *ring_hash_name(enum ring_hash h);
 const char *ring_dist_name(enum ring_dist d);
+/* All hash names, comma-separated, for error messages. */
+const char *ring_hash_names(void);
 
-/* The 32-bit hash of a key. */
+/* The 32-bit hash of a key (bytes >= 0x80 are read as signed char where
+ * twemproxy and libmemcached do; see hash.c). */
 uint32_t ring_hash_key(enum ring_hash h, const char *key, size_t nkey);
 
 /* Build a ring over n servers (order matters, as in libmemcached). The
@@ -61,12 +68,14 @@ struct ring *ring_new(enum ring_dist dist, enum ring_hash hash, const struct rin
                       size_t n);
 void ring_free(struct ring *r);
 
-/* Index (into the array given to ring_new) of the server that owns key. */
+/* Index (into the array given to ring_new) of the server that owns key. An
+ * empty key hashes to 0 (twemproxy); a one-server ring always answers 0. */
 size_t ring_lookup(const struct ring *r, const char *key, size_t nkey);
 
 /* The key's owner and the next distinct servers clockwise (ketama) or in
  * index order (modula): up to `want` server indexes into out, owner first.
- * Returns how many (min(want, servers)). */
+ * Returns how many (min(want, servers)). A ketama server whose weight is
+ * too small to earn a point owns no key and comes last. */
 size_t ring_successors(const struct ring *r, const char *key, size_t nkey, size_t *out,
                        size_t want);
 
@@ -74,5 +83,16 @@ size_t ring_successors(const struct ring *r, const char *key, size_t nkey, size_
  * value and server index; ring_points is 0 for modula and random. */
 size_t ring_points(const struct ring *r);
 void ring_point(const struct ring *r, size_t i, uint32_t *value, size_t *server);
+
+/* How many servers the ring was built over. */
+size_t ring_nservers(const struct ring *r);
+
+/* Server i's label: the string its ketama points hash ("name", "host" or
+ * "host:port"). */
+const char *ring_label(const struct ring *r, size_t i);
+
+/* Ketama points for a server of `weight` among `nservers` weighing
+ * `total_weight` in all: a multiple of 4 (libmemcached's float32 formula). */
+unsigned ring_ketama_points(unsigned weight, unsigned long total_weight, size_t nservers);
 
 #endif
