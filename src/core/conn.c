@@ -109,6 +109,8 @@ void conn_close(struct conn *c)
         c->handler->closed(c);
     unlink_conn(c);
     event_free(c->ev);
+    if (c->wake)
+        event_free(c->wake);
     close(c->fd);
     if (c->kind != CONN_UDP)
         netstat_conn_closed();
@@ -207,6 +209,32 @@ static void run_process(struct conn *c)
     c->more = (a == CONN_MORE);
     if (a == CONN_CLOSE)
         c->closing = true;
+    if (a == CONN_PARK) {
+        c->parked = true;
+        event_del(c->ev); /* neither reads nor writes until woken */
+    }
+}
+
+/* A parked connection was woken: carry on as if it had asked for more. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (!c->parked)
+        return;
+    event_del(c->wake); /* a pending timeout, if the wake came first */
+    c->parked = false;
+    c->more = true;     /* parking happens only in process(), never mid-write */
+    watch(c, EV_READ);
+    event_active(c->ev, EV_READ, 0);
+}
+
+struct event *conn_wake_event(struct conn *c)
+{
+    if (!c->wake)
+        c->wake = event_new(c->worker->base, -1, 0, on_wake, c);
+    return c->wake;
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg)
@@ -249,6 +277,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             if (c->direct.left == 0)
                 run_process(c);
         }
+        if (c->parked)
+            return; /* its output waits for conn_wake_event */
         enum io w = flush(c);
         if (w == IO_ERROR || c->rbuf.oom || c->wbuf.oom) {
             conn_close(c);

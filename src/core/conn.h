@@ -14,6 +14,9 @@
  *     CONN_MORE   stopped early (output is large, or -R requests ran): flush,
  *                 then call again without waiting for input
  *     CONN_CLOSE  flush what is in wbuf, then close
+ *     CONN_PARK   hold everything (no flush, no reads) until the handler
+ *                 wakes the connection with conn_wake(): a write that must
+ *                 be acknowledged by replicas before it is answered
  *
  * Large values skip rbuf: the handler may point c->direct at an item's memory
  * and the core then reads straight into it, calling process() again when
@@ -36,7 +39,7 @@ struct event;
 struct worker;
 struct conn;
 
-enum conn_action { CONN_WAIT, CONN_MORE, CONN_CLOSE };
+enum conn_action { CONN_WAIT, CONN_MORE, CONN_CLOSE, CONN_PARK };
 
 enum conn_kind { CONN_TCP, CONN_UNIX, CONN_UDP };
 
@@ -84,6 +87,8 @@ struct conn {
     bool want_write;           /* waiting for EPOLLOUT */
     bool closing;              /* flush then close */
     bool more;                 /* process() asked to be called again */
+    bool parked;               /* CONN_PARK: waiting for conn_wake() */
+    struct event *wake;        /* wakes a parked connection; made on first park */
     struct conn *next;         /* the worker's list of live connections */
     struct conn *prev;
 };
@@ -103,6 +108,12 @@ struct conn *conn_open(struct worker *w, int fd, enum conn_kind kind,
  * log stream); waits for writability if the socket is full. May close (and
  * free) the connection on a write error. */
 void conn_send(struct conn *c);
+
+/* The event that wakes `c` from CONN_PARK (NULL if out of memory). Another
+ * thread may event_active() it; the owner may event_add() it with a timeout.
+ * Either way process() runs again on c's worker, and the handler must
+ * cancel anything that could still activate it before c is closed. */
+struct event *conn_wake_event(struct conn *c);
 
 /* Close now, without flushing (used at shutdown). */
 void conn_close(struct conn *c);

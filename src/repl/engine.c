@@ -52,6 +52,9 @@
  * thread-specific key whose destructor frees it when the thread exits. The
  * key itself is created once (pthread_once) and never changes. */
 static pthread_key_t feed_key;
+
+/* The position of this thread's last logged record (repl_thread_pos). */
+static __thread uint64_t tl_pos;
 static pthread_once_t feed_once = PTHREAD_ONCE_INIT;
 
 static void feed_free(void *p)
@@ -116,8 +119,10 @@ void repl_on_change(void *arg, const struct store_change *ch)
         atomic_fetch_add_explicit(&r->feed_dropped, 1, memory_order_relaxed);
         return;
     }
-    repl_log_append(r->log, fb->data, fb->len);
+    tl_pos = repl_log_append(r->log, fb->data, fb->len);
 }
+
+uint64_t repl_thread_pos(void) { return tl_pos; }
 
 /* --- engine lifecycle ---------------------------------------------------------- */
 
@@ -131,6 +136,7 @@ struct repl *repl_create(const struct repl_config *cfg, char *err, size_t errlen
     }
     r->cfg = *cfg;
     pthread_mutex_init(&r->links_lock, NULL);
+    pthread_mutex_init(&r->wait_lock, NULL);
     r->forward_applied = true; /* a node may have replicas (chains), always log */
     struct repl_log_config lc;
     repl_log_config_init(&lc);
@@ -275,6 +281,7 @@ void repl_destroy(struct repl *r)
     repl_log_destroy(r->log);
     repl_auth_secret_free(r->cfg.secret);
     pthread_mutex_destroy(&r->links_lock);
+    pthread_mutex_destroy(&r->wait_lock);
     free(r);
 }
 
@@ -372,4 +379,6 @@ void repl_write_stats(struct repl *r, struct buf *out)
     }
     pthread_mutex_unlock(&r->links_lock);
     buf_printf(out, "STAT lww_ignored %llu\r\n", (unsigned long long)ignored);
+    buf_printf(out, "STAT min_acks %u\r\nSTAT acks_waited %llu\r\nSTAT acks_timed_out %llu\r\n",
+               r->cfg.min_acks, LOAD(r->acks_waited), LOAD(r->acks_timed_out));
 }

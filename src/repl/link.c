@@ -411,6 +411,8 @@ static void on_sync_end(struct link *l, uint64_t pos)
 static void on_ack(struct link *l, const struct frame_ack *a)
 {
     l->acked_pos = a->pos;
+    if (l->r->cfg.min_acks)
+        repl_acks_changed(l->r);
     struct link_stats *st = stats_of(l);
     atomic_store_explicit(&st->lag_records, repl_log_last(l->r->log) - a->pos,
                           memory_order_relaxed);

@@ -86,7 +86,8 @@ struct link {
     uint64_t walk_pos0;      /* log position the walk started at */
     uint64_t walk_since;     /* send only items with a version at least this */
     uint64_t walk_started;   /* hlc at the start of this walk */
-    uint64_t mark_sent_pos, mark_sent_ms, acked_pos;
+    uint64_t mark_sent_pos, mark_sent_ms;
+    _Atomic uint64_t acked_pos; /* read by workers under links_lock (repl_acked) */
 
     /* subscriber */
     bool syncing;
@@ -115,6 +116,9 @@ struct repl {
     pthread_mutex_t links_lock; /* guards the links list for stats readers */
     struct link *links;
     _Atomic uint64_t auth_failures, bad_frames;
+    pthread_mutex_t wait_lock;  /* guards waiters; taken before links_lock */
+    struct repl_waiter *waiters;
+    _Atomic uint64_t acks_waited, acks_timed_out;
 };
 
 /* An accepted connection on the replication port. */
@@ -122,6 +126,10 @@ void link_accepted(struct repl *r, int fd, const char *peer);
 
 /* (Re)connect an upstream after `delay_ms`. */
 void upstream_schedule(struct upstream *u, uint32_t delay_ms);
+
+/* Wake the writers whose positions enough subscribers have acknowledged
+ * (repl thread, after an ACK). */
+void repl_acks_changed(struct repl *r);
 
 /* Close and free a link (repl thread). */
 void link_free(struct link *l);

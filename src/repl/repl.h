@@ -47,6 +47,8 @@ struct repl_config {
                                    NULL: links are not authenticated */
     const char *cluster;     /* cluster name both sides must agree on */
     size_t log_bytes;        /* write log size (0: default) */
+    unsigned min_acks;       /* --repl-min-acks: subscribers that must apply a write
+                                before it is answered (0: answer at once) */
 };
 
 struct repl;
@@ -73,6 +75,40 @@ bool repl_synced(const struct repl *r);
 
 /* "host:port" of the master for a replica's refusal message, or NULL. */
 const char *repl_master(const struct repl *r);
+
+/* --- synchronous writes (--repl-min-acks) ------------------------------- *
+ * A worker that made a write notes the log position it got
+ * (repl_thread_pos) and waits, without blocking its thread, until
+ * min_acks subscribers have acknowledged that position: repl_wait queues a
+ * waiter whose event the replication thread activates once, when enough
+ * ACKs have arrived. A waiter belongs to the worker that queued it; it must
+ * be cancelled before its event is freed. */
+
+struct event;
+
+struct repl_waiter {
+    uint64_t pos;
+    struct event *ev;        /* activated once, from the replication thread */
+    bool queued;
+    struct repl_waiter *next, *prev;
+};
+
+/* The log position of the last record this thread's writes appended (0: none). */
+uint64_t repl_thread_pos(void);
+
+/* Subscribers (peers and replicas of this node) that acknowledged pos. */
+unsigned repl_acked(struct repl *r, uint64_t pos);
+
+/* True if min_acks subscribers already acknowledged w->pos; otherwise
+ * queue w (its event fires when they have) and return false. */
+bool repl_wait(struct repl *r, struct repl_waiter *w);
+
+/* Take w out of the queue if it is still there, counting it as not
+ * acknowledged in `stats replication` (safe to call twice). */
+void repl_wait_cancel(struct repl *r, struct repl_waiter *w);
+
+/* The configured --repl-min-acks. */
+unsigned repl_min_acks(const struct repl *r);
 
 /* The body of `stats replication` (STAT lines, without END). */
 void repl_write_stats(struct repl *r, struct buf *out);

@@ -144,11 +144,10 @@ static int refuse_unsupported(const struct settings *st)
         fprintf(stderr, "This server is not built with TLS support.\n");
         return EX_USAGE;
     }
-    if (st->repl_min_acks > 0 || st->replicas > 0 || st->snapshot_dir) {
+    if (st->replicas > 0 || st->snapshot_dir) {
         fprintf(stderr, "%s is not available in this build yet\n",
-                st->repl_min_acks > 0 ? "--repl-min-acks"
-                : st->replicas > 0    ? "--replicas (sharded mode)"
-                                      : "--snapshot-dir");
+                st->replicas > 0 ? "--replicas (sharded mode; use tandem-proxy's replicas:)"
+                                 : "--snapshot-dir");
         return EX_USAGE;
     }
     if (st->memory_file) {

@@ -32,6 +32,7 @@ struct repl *server_repl_create(const struct settings *st, char *err, size_t err
         .read_only = st->replica_of_host != NULL,
         .user = st->repl_user,
         .cluster = "tandem",
+        .min_acks = (unsigned)st->repl_min_acks,
     };
     /* the replication listener binds where clients are served */
     static char bind[256]; /* read only by repl_start, before main returns */

@@ -183,6 +183,8 @@ static enum conn_action process(struct conn *c)
         return CONN_WAIT;
     }
     for (;;) {
+        if (s->ack.waiting && acks_resume(c, s))
+            return CONN_PARK;
         if (c->wbuf.len > SESSION_OUT_HIGH)
             return CONN_MORE;
         if (s->st == ST_SWALLOW) {
@@ -194,6 +196,8 @@ static enum conn_action process(struct conn *c)
             set_state(c, s, ST_CMD);
             continue;
         }
+        uint64_t pos = repl_thread_pos();
+        size_t hold = c->wbuf.len;
         if (s->st == ST_NREAD) {
             if (!fill_value(c, s)) {
                 if (c->kind == CONN_UDP) { /* a UDP request must fit its datagram */
@@ -203,6 +207,8 @@ static enum conn_action process(struct conn *c)
                 return CONN_WAIT;
             }
             finish_value(c, s);
+            if (acks_park(c, s, pos, hold))
+                return CONN_PARK;
             continue;
         }
         if (s->dump.active) {
@@ -226,6 +232,8 @@ static enum conn_action process(struct conn *c)
             a = run_text(c, s, &need_more);
         if (a == CONN_CLOSE || s->quit)
             return CONN_CLOSE;
+        if (acks_park(c, s, pos, hold))
+            return CONN_PARK;
         if (need_more)
             return CONN_WAIT;
     }
@@ -249,6 +257,7 @@ static void closed(struct conn *c)
     if (!s)
         return;
     drop_item(c, s); /* a client that left mid-value stores nothing */
+    acks_cancel(c, s);
     if (s->watching)
         watch_unsubscribe(conn_thread(c)->srv->watch, c);
     free(s);

@@ -17,6 +17,7 @@
 
 #include "proto/binary.h"
 #include "proto/text.h"
+#include "repl/repl.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -63,7 +64,24 @@ struct session {
         uint64_t classes[4];   /* bitmap of class ids when not all */
         struct store_cursor cur;
     } dump;
+    struct {                   /* a write waiting for --repl-min-acks (acks.c) */
+        bool waiting;
+        struct repl_waiter w;
+        size_t hold;           /* output length before the write's reply */
+        uint64_t deadline_ms;
+    } ack;
 };
+
+/* After a request that started at output length `hold`: if it logged a
+ * write that must be acknowledged, park until it is. True: return CONN_PARK. */
+bool acks_park(struct conn *c, struct session *s, uint64_t pos_before, size_t hold);
+
+/* A parked session was woken: true if it must park again. On a timeout
+ * the held reply becomes a SERVER_ERROR. */
+bool acks_resume(struct conn *c, struct session *s);
+
+/* The connection is closing: forget the wait. */
+void acks_cancel(struct conn *c, struct session *s);
 
 /* Begin reading a value of `nvalue` bytes into `it` (already allocated);
  * the pending request is in s->p. Text and meta values end in \r\n, binary

@@ -86,6 +86,7 @@ void settings_init(struct settings *s)
     s->inter = strdup(SETTINGS_DEFAULT_LISTEN); /* NULL if out of memory: parsing fails */
     s->repl_port = SETTINGS_REPL_PORT;
     s->repl_sync_timeout = 30;
+    s->repl_ack_timeout = 1000;
     s->snapshot_interval = 300;
 }
 
@@ -366,6 +367,11 @@ static int check_tandem(struct settings_ctx *c)
     }
     s->repl_enabled = c->repl_port_given || s->replica_of_host || s->npeers || s->repl_user ||
                       s->repl_password || s->repl_password_file;
+    if (s->repl_min_acks > 0 && !s->repl_enabled)
+        return settings_fail(c, SETTINGS_EXIT_FAIL,
+                             "--repl-min-acks %d needs replication: give --repl-port for "
+                             "replicas to follow, or --peer",
+                             s->repl_min_acks);
     return 0;
 }
 

@@ -191,6 +191,7 @@ struct settings {
     char *repl_password_file;  /* --repl-password-file: file holding the shared secret (NULL) */
     char *repl_password;       /* --repl-password (config file only; never printed) (NULL) */
     int repl_min_acks;         /* --repl-min-acks: peers that must apply a write first (0) */
+    int repl_ack_timeout;      /* --repl-ack-timeout: ms a write waits for them (1000) */
     int replicas;              /* --replicas: copies of each key in sharded mode, 0 = off */
     char *snapshot_dir;        /* --snapshot-dir: periodic snapshots, loaded at start (NULL) */
     int snapshot_interval;     /* --snapshot-interval: seconds between snapshots (300) */

@@ -507,6 +507,7 @@ static const struct opt opts[] = {
     {0, "repl-password-file", REQ_ARG, set_nonempty, F(repl_password_file), 0, 0},
     {0, "repl-password", REQ_ARG, opt_password, 0, 0, CONF_ONLY},
     {0, "repl-min-acks", REQ_ARG, set_nonneg, F(repl_min_acks), 0, 0},
+    {0, "repl-ack-timeout", REQ_ARG, set_nonneg, F(repl_ack_timeout), 0, 0},
     {0, "replicas", REQ_ARG, opt_replicas, 0, 0, 0},
     {0, "snapshot-dir", REQ_ARG, set_nonempty, F(snapshot_dir), 0, 0},
     {0, "snapshot-interval", REQ_ARG, opt_snapshot_interval, F(snapshot_interval), 0, 0},

@@ -180,6 +180,8 @@ static const char usage_tandem[] =
     "--repl-password=<secret>  the secret itself; config file only, never printed\n"
     "--repl-min-acks=<num>     peers that must apply a write before it is acknowledged\n"
     "                          (default: 0, asynchronous)\n"
+    "--repl-ack-timeout=<ms>   how long such a write waits before it answers\n"
+    "                          SERVER_ERROR (default: 1000)\n"
     "--replicas=<num>          sharded mode: copies of each key on its ring successors\n"
     "--snapshot-dir=<dir>      write periodic snapshots here and load the newest at start\n"
     "--snapshot-interval=<sec> seconds between snapshots (default: 300)\n"

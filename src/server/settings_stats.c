@@ -189,6 +189,7 @@ void settings_write_stats_tandem(struct buf *out, const struct settings *s)
     st_s(out, "repl_password_file", or_null(s->repl_password_file, "NULL"));
     st_yn(out, "repl_auth", s->repl_password || s->repl_password_file);
     st_d(out, "repl_min_acks", s->repl_min_acks);
+    st_d(out, "repl_ack_timeout", s->repl_ack_timeout);
     st_d(out, "replicas", s->replicas);
     st_s(out, "snapshot_dir", or_null(s->snapshot_dir, "NULL"));
     st_d(out, "snapshot_interval", s->snapshot_interval);
