@@ -206,8 +206,8 @@ static int run_ring(int argc, char **argv)
     if (!ctl_ring_list_parse("ring", "--servers", a.servers, &l))
         return CTL_EXIT_ERROR;
     if (a.replicas > l.n) {
-        ctl_usage_error("ring", "--replicas %lu is more than the number of servers listed (%zu)", a.replicas,
-                        l.n);
+        ctl_usage_error("ring", "--replicas %lu is more than the number of servers listed (%zu)",
+                        a.replicas, l.n);
         ctl_ring_list_free(&l);
         return CTL_EXIT_ERROR;
     }
