@@ -9,7 +9,8 @@
  * A ring is immutable once built: tandem-proxy builds a new one when the
  * live server set changes and swaps it in, so lookups need no lock.
  *
- * Thread safety: no state beyond the ring; lookups may run on any thread.
+ * Thread safety: no state beyond the ring (random keeps a generator per
+ * thread); lookups may run on any thread.
  */
 #ifndef TANDEM_CLUSTER_RING_H
 #define TANDEM_CLUSTER_RING_H
