@@ -478,6 +478,7 @@ static enum proto_cmd lookup(const struct proto_token *t)
     case 8:
         return IS("shutdown") ? PROTO_CMD_SHUTDOWN
              : IS("extstore") ? PROTO_CMD_EXTSTORE
+             : IS("snapshot") ? PROTO_CMD_SNAPSHOT
                               : PROTO_CMD_NONE;
     case 9:
         return IS("flush_all") ? PROTO_CMD_FLUSH_ALL

@@ -66,6 +66,8 @@ enum proto_cmd {
     /* Tandem: `apply <bytes> [noreply]`, a data block of replication frames
      * (docs/replication.md) merged by last-writer-wins; req->nbytes */
     PROTO_CMD_APPLY,
+    /* Tandem: `snapshot`, write an in-server snapshot now (--snapshot-dir) */
+    PROTO_CMD_SNAPSHOT,
     /* meta */
     PROTO_CMD_MG,
     PROTO_CMD_MS,

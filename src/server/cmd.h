@@ -51,6 +51,13 @@ enum conn_action cmd_meta_run(struct conn *c, struct session *s, struct proto_re
 /* Admin commands: flush_all, version, verbosity, shutdown, stats, ... */
 enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_req *req);
 
+/* `snapshot` parks its connection until the snapshot thread is done:
+ * write the reply (true) or keep waiting (false). */
+bool cmd_snapshot_resume(struct conn *c, struct session *s);
+
+/* The connection is closing: forget a `snapshot` it waits for. */
+void cmd_snapshot_cancel(struct conn *c, struct session *s);
+
 /* `stats detail`: per key-prefix counters, on only when enabled. */
 enum cmd_detail_op { CMD_DETAIL_GET, CMD_DETAIL_SET, CMD_DETAIL_DELETE };
 void cmd_detail_record(struct server *srv, const char *key, size_t nkey, enum cmd_detail_op op,

@@ -17,6 +17,7 @@
 #include "server/cmd.h"
 #include "server/session.h"
 #include "server/settings.h"
+#include "server/snapshot.h"
 #include "server/stats.h"
 #include "server/watch.h"
 
@@ -275,6 +276,54 @@ static enum conn_action do_extstore(struct conn *c, struct proto_req *req)
     return reply(c, "ERROR", false);
 }
 
+/* snapshot: write an in-server snapshot now and answer once it is on disk,
+ * "OK <path>" or "SERVER_ERROR snapshot failed: <why>". The connection
+ * parks meanwhile (its worker serves everyone else); requests pipelined
+ * behind it wait with it, so replies stay in order. */
+static enum conn_action do_snapshot(struct conn *c, struct session *s, struct proto_req *req)
+{
+    struct server *srv = conn_thread(c)->srv;
+    if (req->ntokens != 1)
+        return reply(c, "ERROR", false);
+    if (!srv->snapshots)
+        return reply(c, "SERVER_ERROR snapshot failed: no --snapshot-dir configured; restart "
+                        "tandemd with --snapshot-dir DIR",
+                     false);
+    if (c->kind == CONN_UDP)
+        return reply(c, "CLIENT_ERROR snapshot is not available over UDP", false);
+    struct event *ev = conn_wake_event(c);
+    s->snap = ev ? calloc(1, sizeof(*s->snap)) : NULL;
+    if (!s->snap)
+        return reply(c, "SERVER_ERROR out of memory", false);
+    s->snap->ev = ev;
+    server_snapshot_request(srv->snapshots, s->snap);
+    return CONN_PARK;
+}
+
+bool cmd_snapshot_resume(struct conn *c, struct session *s)
+{
+    if (!server_snapshot_done(conn_thread(c)->srv->snapshots, s->snap))
+        return false;
+    char line[700];
+    if (s->snap->ok)
+        snprintf(line, sizeof(line), "OK %s", s->snap->result);
+    else
+        snprintf(line, sizeof(line), "SERVER_ERROR snapshot failed: %s", s->snap->result);
+    session_reply(c, line, false);
+    free(s->snap);
+    s->snap = NULL;
+    return true;
+}
+
+void cmd_snapshot_cancel(struct conn *c, struct session *s)
+{
+    if (!s->snap)
+        return;
+    server_snapshot_cancel(conn_thread(c)->srv->snapshots, s->snap);
+    free(s->snap);
+    s->snap = NULL;
+}
+
 /* Commands that change settings run under the settings lock. */
 static enum conn_action locked(struct conn *c, struct session *s, struct proto_req *req,
                                enum conn_action (*fn)(struct conn *, struct session *,
@@ -326,6 +375,7 @@ enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_r
     case PROTO_CMD_WATCH: return do_watch(c, s, req);
     case PROTO_CMD_REFRESH_CERTS: return reply(c, "Error TLS not enabled", false);
     case PROTO_CMD_EXTSTORE: return do_extstore(c, req);
+    case PROTO_CMD_SNAPSHOT: return do_snapshot(c, s, req);
     default: return reply(c, "ERROR", false);
     }
 }

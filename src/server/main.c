@@ -33,6 +33,7 @@
 #include "server/cmd.h"
 #include "server/server.h"
 #include "server/settings.h"
+#include "server/snapshot.h"
 #include "server/watch.h"
 #include "store/store.h"
 
@@ -81,6 +82,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct server *srv = arg;
     log_info("Signal handled: %s.", sig == SIGUSR1 ? "User defined signal 1" : strsignal(sig));
+    srv->stop_signal = (int)sig;
     event_base_loopbreak(srv->main_base);
 }
 
@@ -144,10 +146,9 @@ static int refuse_unsupported(const struct settings *st)
         fprintf(stderr, "This server is not built with TLS support.\n");
         return EX_USAGE;
     }
-    if (st->replicas > 0 || st->snapshot_dir) {
+    if (st->replicas > 0) {
         fprintf(stderr, "%s is not available in this build yet\n",
-                st->replicas > 0 ? "--replicas (sharded mode; use tandem-proxy's replicas:)"
-                                 : "--snapshot-dir");
+                "--replicas (sharded mode; use tandem-proxy's replicas:)");
         return EX_USAGE;
     }
     if (st->memory_file) {
@@ -293,6 +294,11 @@ int main(int argc, char **argv)
         return EX_OSERR;
     if ((rc = refuse_unsupported(&st)) != 0)
         return rc;
+    if (st.snapshot_dir && !server_snapshot_prepare(st.snapshot_dir, st.username, err,
+                                                    sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_CANTCREAT;
+    }
     apply_process_limits(&st);
     if (st.auth_file && !auth_load(st.auth_file, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
@@ -332,6 +338,13 @@ int main(int argc, char **argv)
         .backlog = st.backlog,
         .maxconns = (unsigned)st.maxconns,
     };
+    /* the local snapshot first, then the peers' data on top (DESIGN §4 Restart) */
+    struct snapshot_load loaded = {.records = 0};
+    if (st.snapshot_dir && !server_snapshot_load(srv.store, st.snapshot_dir, &loaded, err,
+                                                 sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_CANTCREAT;
+    }
     if (srv.repl && !repl_start(srv.repl, srv.store, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return EX_OSERR;
@@ -348,6 +361,12 @@ int main(int argc, char **argv)
         return rc;
     if (st.pid_file)
         write_pidfile(st.pid_file); /* like memcached: a warning, not a reason to stop */
+    /* after dropping privileges, so snapshot files belong to -u's user */
+    if (st.snapshot_dir &&
+        !(srv.snapshots = server_snapshot_start(&srv, &loaded, err, sizeof(err)))) {
+        fprintf(stderr, "%s\n", err);
+        return EX_CANTCREAT;
+    }
 
     struct maint maint = {.store = srv.store};
     pthread_mutex_init(&maint.lock, NULL);
@@ -382,6 +401,9 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&maint.lock);
     pthread_join(maint.tid, NULL);
     repl_stop(srv.repl); /* before the store goes: links apply into it */
+    /* SIGTERM and SIGUSR1 (memcached's graceful stop) save a last snapshot
+     * of the now quiet store; SIGINT stops at once */
+    server_snapshot_stop(srv.snapshots, srv.stop_signal == SIGTERM || srv.stop_signal == SIGUSR1);
     for (int i = 0; i < 4; i++)
         event_free(sev[i]);
     event_free(tick);

@@ -185,6 +185,8 @@ static enum conn_action process(struct conn *c)
     for (;;) {
         if (s->ack.waiting && acks_resume(c, s))
             return CONN_PARK;
+        if (s->snap && !cmd_snapshot_resume(c, s))
+            return CONN_PARK;
         if (c->wbuf.len > SESSION_OUT_HIGH)
             return CONN_MORE;
         if (s->st == ST_SWALLOW) {
@@ -232,6 +234,8 @@ static enum conn_action process(struct conn *c)
             a = run_text(c, s, &need_more);
         if (a == CONN_CLOSE || s->quit)
             return CONN_CLOSE;
+        if (a == CONN_PARK)
+            return CONN_PARK;
         if (acks_park(c, s, pos, hold))
             return CONN_PARK;
         if (need_more)
@@ -258,6 +262,7 @@ static void closed(struct conn *c)
         return;
     drop_item(c, s); /* a client that left mid-value stores nothing */
     acks_cancel(c, s);
+    cmd_snapshot_cancel(c, s);
     if (s->watching)
         watch_unsubscribe(conn_thread(c)->srv->watch, c);
     free(s);

@@ -64,6 +64,7 @@ struct session {
         uint64_t classes[4];   /* bitmap of class ids when not all */
         struct store_cursor cur;
     } dump;
+    struct snapshot_waiter *snap; /* `snapshot` waiting for its file (cmd_admin.c) */
     struct {                   /* a write waiting for --repl-min-acks (acks.c) */
         bool waiting;
         struct repl_waiter w;

@@ -88,6 +88,7 @@ void settings_init(struct settings *s)
     s->repl_sync_timeout = 30;
     s->repl_ack_timeout = 1000;
     s->snapshot_interval = 300;
+    s->snapshot_keep = 3;
 }
 
 void settings_wipe_free(char *p)

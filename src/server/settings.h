@@ -195,6 +195,7 @@ struct settings {
     int replicas;              /* --replicas: copies of each key in sharded mode, 0 = off */
     char *snapshot_dir;        /* --snapshot-dir: periodic snapshots, loaded at start (NULL) */
     int snapshot_interval;     /* --snapshot-interval: seconds between snapshots (300) */
+    int snapshot_keep;         /* --snapshot-keep: newest snapshots kept in the directory (3) */
     int node_id;               /* --node-id: this node's id in versions, 0..HLC_MAX_NODE (0) */
     bool node_id_given;        /* --node-id was set (else derived from the addresses) */
     bool repl_enabled;         /* derived: any replication option given (else no repl port) */

@@ -511,6 +511,7 @@ static const struct opt opts[] = {
     {0, "replicas", REQ_ARG, opt_replicas, 0, 0, 0},
     {0, "snapshot-dir", REQ_ARG, set_nonempty, F(snapshot_dir), 0, 0},
     {0, "snapshot-interval", REQ_ARG, opt_snapshot_interval, F(snapshot_interval), 0, 0},
+    {0, "snapshot-keep", REQ_ARG, set_positive, F(snapshot_keep), 0, 0},
     {0, "node-id", REQ_ARG, opt_node_id, 0, 0, 0},
     {0, "repl-sync-wait", REQ_ARG, opt_sync_wait, 0, 0, 0},
     {0, "repl-sync-timeout", REQ_ARG, set_nonneg, F(repl_sync_timeout), 0, 0},

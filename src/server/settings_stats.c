@@ -193,4 +193,5 @@ void settings_write_stats_tandem(struct buf *out, const struct settings *s)
     st_d(out, "replicas", s->replicas);
     st_s(out, "snapshot_dir", or_null(s->snapshot_dir, "NULL"));
     st_d(out, "snapshot_interval", s->snapshot_interval);
+    st_d(out, "snapshot_keep", s->snapshot_keep);
 }

@@ -17,6 +17,7 @@
 #include "server/cmd.h"
 #include "server/session.h"
 #include "server/settings.h"
+#include "server/snapshot.h"
 #include "server/watch.h"
 #include "repl/repl.h"
 
@@ -419,6 +420,10 @@ static enum conn_action stats_run_locked(struct conn *c, struct session *s,
             repl_write_stats(srv->repl, &c->wbuf);
         else
             buf_puts(&c->wbuf, "STAT role standalone\r\n");
+        return done(c);
+    }
+    if (tok_is(sub, "snapshot")) {
+        server_snapshot_write_stats(srv->snapshots, &c->wbuf);
         return done(c);
     }
     if (tok_is(sub, "sizes_enable") || tok_is(sub, "sizes_disable")) {
