@@ -485,7 +485,9 @@ static enum proto_cmd lookup(const struct proto_token *t)
              : IS("verbosity") ? PROTO_CMD_VERBOSITY
                                : PROTO_CMD_NONE;
     case 11:
-        return IS("lru_crawler") ? PROTO_CMD_LRU_CRAWLER : PROTO_CMD_NONE;
+        return IS("lru_crawler") ? PROTO_CMD_LRU_CRAWLER
+             : IS("replication") ? PROTO_CMD_REPLICATION
+                                 : PROTO_CMD_NONE;
     case 13:
         return IS("refresh_certs") ? PROTO_CMD_REFRESH_CERTS : PROTO_CMD_NONE;
     case 14:

@@ -66,6 +66,8 @@ enum proto_cmd {
     /* Tandem: `apply <bytes> [noreply]`, a data block of replication frames
      * (docs/replication.md) merged by last-writer-wins; req->nbytes */
     PROTO_CMD_APPLY,
+    /* Tandem: `replication promote`, `replication follow HOST:PORT` */
+    PROTO_CMD_REPLICATION,
     /* Tandem: `snapshot`, write an in-server snapshot now (--snapshot-dir) */
     PROTO_CMD_SNAPSHOT,
     /* meta */

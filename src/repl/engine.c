@@ -137,6 +137,9 @@ struct repl *repl_create(const struct repl_config *cfg, char *err, size_t errlen
     r->cfg = *cfg;
     pthread_mutex_init(&r->links_lock, NULL);
     pthread_mutex_init(&r->wait_lock, NULL);
+    pthread_mutex_init(&r->cmd_lock, NULL);
+    pthread_cond_init(&r->cmd_cond, NULL);
+    atomic_store(&r->read_only, cfg->read_only);
     r->forward_applied = true; /* a node may have replicas (chains), always log */
     struct repl_log_config lc;
     repl_log_config_init(&lc);
@@ -240,7 +243,8 @@ bool repl_start(struct repl *r, struct store *store, char *err, size_t errlen)
     r->listen_fd = -1;
     r->base = event_base_new();
     r->stop_ev = event_new(r->base, -1, 0, on_stop, r);
-    if (!r->base || !r->stop_ev || !listen_repl(r, err, errlen))
+    r->cmd_ev = event_new(r->base, -1, 0, repl_run_cmd, r);
+    if (!r->base || !r->stop_ev || !r->cmd_ev || !listen_repl(r, err, errlen))
         return false;
     for (int i = 0; i < r->nup; i++)
         upstream_schedule(&r->up[i], 0);
@@ -271,6 +275,7 @@ void repl_stop(struct repl *r)
     if (r->listen_fd >= 0)
         close(r->listen_fd);
     event_free(r->stop_ev);
+    event_free(r->cmd_ev);
     event_base_free(r->base);
 }
 
@@ -282,6 +287,8 @@ void repl_destroy(struct repl *r)
     repl_auth_secret_free(r->cfg.secret);
     pthread_mutex_destroy(&r->links_lock);
     pthread_mutex_destroy(&r->wait_lock);
+    pthread_mutex_destroy(&r->cmd_lock);
+    pthread_cond_destroy(&r->cmd_cond);
     free(r);
 }
 
@@ -290,8 +297,11 @@ void repl_destroy(struct repl *r)
  * cluster's first node, or a peer that died): waiting for it helps no one. */
 bool repl_synced(const struct repl *r)
 {
-    for (int i = 0; i < r->nup; i++) {
+    int nup = __atomic_load_n(&r->nup, __ATOMIC_ACQUIRE); /* repl_follow may add one */
+    for (int i = 0; i < nup; i++) {
         const struct upstream *u = &r->up[i];
+        if (atomic_load(&u->retired))
+            continue;
         if (!atomic_load_explicit(&u->synced, memory_order_relaxed) &&
             atomic_load_explicit(&u->unreachable, memory_order_relaxed) < REPL_UNREACHABLE)
             return false;
@@ -300,6 +310,8 @@ bool repl_synced(const struct repl *r)
 }
 
 const char *repl_master(const struct repl *r) { return r->master[0] ? r->master : NULL; }
+
+bool repl_read_only(struct repl *r) { return atomic_load(&r->read_only); }
 
 /* --- stats replication ------------------------------------------------------------ */
 
@@ -332,12 +344,16 @@ static void link_counters(struct buf *out, const char *p, const struct link_stat
 
 void repl_write_stats(struct repl *r, struct buf *out)
 {
-    const char *role = r->master[0] ? "replica" : r->nup > 0 ? "peer" : "master";
+    int nup = __atomic_load_n(&r->nup, __ATOMIC_ACQUIRE), npeers = 0;
+    for (int i = 0; i < nup; i++)
+        npeers += !r->up[i].master && !atomic_load(&r->up[i].retired);
+    const char *role = atomic_load(&r->read_only) ? "replica" : npeers > 0 ? "peer" : "master";
     struct repl_log_stats ls;
     repl_log_stats(r->log, &ls);
     struct store_stats ss;
     store_stats(r->store, &ss);
-    buf_printf(out, "STAT role %s\r\nSTAT node_id %u\r\n", role, r->cfg.node_id);
+    buf_printf(out, "STAT role %s\r\nSTAT node_id %u\r\nSTAT repl_port %d\r\n", role,
+               r->cfg.node_id, r->cfg.port);
     buf_printf(out, "STAT repl_port %d\r\nSTAT history %016llx\r\n", r->cfg.port,
                (unsigned long long)ls.history);
     buf_printf(out, "STAT log_first %llu\r\nSTAT log_last %llu\r\nSTAT log_bytes %llu\r\n",
@@ -347,10 +363,12 @@ void repl_write_stats(struct repl *r, struct buf *out)
                (unsigned long long)ss.curr_tombstones, LOAD(r->auth_failures),
                LOAD(r->bad_frames));
     uint64_t ignored = 0;
-    for (int i = 0; i < r->nup; i++) {
+    for (int i = 0, shown = 0; i < nup; i++) {
         struct upstream *u = &r->up[i];
+        if (atomic_load(&u->retired))
+            continue;
         char p[32];
-        snprintf(p, sizeof(p), "upstream_%d", i);
+        snprintf(p, sizeof(p), "upstream_%d", shown++);
         ignored += LOAD(u->st.lww_ignored);
         buf_printf(out, "STAT %s:peer %s\r\nSTAT %s:kind %s\r\n", p, u->name, p,
                    u->master ? "master" : "peer");

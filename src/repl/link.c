@@ -25,7 +25,6 @@
 #define LOG_BATCH 65536
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
-static void link_close(struct link *l, const char *why);
 
 static uint64_t mono_ms(void)
 {
@@ -650,7 +649,7 @@ static void reap(evutil_socket_t fd, short what, void *arg)
 
 /* Close a link. Its memory is freed from the event loop later, so every
  * caller up the stack may still look at l (and sees LINK_CLOSED). */
-static void link_close(struct link *l, const char *why)
+void link_close(struct link *l, const char *why)
 {
     if (l->state == LINK_CLOSED)
         return;
@@ -668,7 +667,10 @@ static void link_close(struct link *l, const char *why)
     struct timeval now = {0, 0};
     event_base_once(l->r->base, -1, EV_TIMEOUT, reap, l, &now);
     struct upstream *u = l->up;
-    if (u) {
+    if (u && atomic_load(&u->retired)) {
+        u->link = NULL;
+        log_info("replication: left %s: %s", u->name, why);
+    } else if (u) {
         snprintf(u->last_error, sizeof(u->last_error), "%s", why);
         u->link = NULL;
         log_info("replication: link to %s down: %s; retrying in %u ms", u->name, why,
@@ -722,7 +724,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct upstream *u = arg;
-    if (!u->link)
+    if (!u->link && !atomic_load(&u->retired))
         dial(u);
 }
 

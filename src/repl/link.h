@@ -7,6 +7,7 @@
 #ifndef TANDEM_REPL_LINK_H
 #define TANDEM_REPL_LINK_H
 
+#include <event2/util.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include "repl/repl.h"
 #include "store/store.h"
 
+#define REPL_HOST_MAX 80             /* host names repl_follow takes, with the NUL */
 #define REPL_BACKOFF_MIN_MS 100
 #define REPL_BACKOFF_MAX_MS 5000
 #define REPL_PING_MS 1000
@@ -41,7 +43,9 @@ struct link_stats {
 struct upstream {
     struct repl *r;
     char name[96];          /* host:port */
+    char host[REPL_HOST_MAX]; /* for an upstream added at run time (repl_follow) */
     bool master;
+    _Atomic bool retired;   /* promoted away from (repl_promote): never dialed again */
     struct link *link;      /* the current connection, or NULL */
     struct event *retry_ev;
     uint32_t backoff_ms;
@@ -116,6 +120,20 @@ struct repl {
     pthread_mutex_t links_lock; /* guards the links list for stats readers */
     struct link *links;
     _Atomic uint64_t auth_failures, bad_frames;
+    _Atomic bool read_only;     /* following a master: clients may not write */
+    /* promote/follow requests from workers, run on the replication thread */
+    pthread_mutex_t cmd_lock;
+    pthread_cond_t cmd_cond;
+    struct event *cmd_ev;
+    struct {
+        bool busy;              /* a request is posted and not yet run */
+        int op;                 /* what it is: failover.c */
+        char host[REPL_HOST_MAX];
+        int port;
+        uint64_t gen, done_gen; /* requests posted / run so far */
+        char *err;              /* the waiter's error buffer, NULL once it gave up */
+        size_t errlen;
+    } cmd;
     pthread_mutex_t wait_lock;  /* guards waiters; taken before links_lock */
     struct repl_waiter *waiters;
     _Atomic uint64_t acks_waited, acks_timed_out;
@@ -130,6 +148,13 @@ void upstream_schedule(struct upstream *u, uint32_t delay_ms);
 /* Wake the writers whose positions enough subscribers have acknowledged
  * (repl thread, after an ACK). */
 void repl_acks_changed(struct repl *r);
+
+/* Run a worker's promote/follow request (repl thread; failover.c). */
+void repl_run_cmd(evutil_socket_t fd, short what, void *arg);
+
+/* Close a link; it is freed from the event loop later, so callers up the
+ * stack may still look at it (repl thread). */
+void link_close(struct link *l, const char *why);
 
 /* Close and free a link (repl thread). */
 void link_free(struct link *l);

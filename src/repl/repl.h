@@ -76,6 +76,19 @@ bool repl_synced(const struct repl *r);
 /* "host:port" of the master for a replica's refusal message, or NULL. */
 const char *repl_master(const struct repl *r);
 
+/* Following a master (--replica-of, or since repl_follow): writes are refused. */
+bool repl_read_only(struct repl *r);
+
+/* Manual failover, from any thread; each waits for the replication thread
+ * to act (a few ms) and returns false with err set if it cannot.
+ * promote: stop following the master and take writes (a replica becomes a
+ * master; its own replicas keep following it).
+ * follow: become a read-only replica of the node whose replication port is
+ * host:port (a demoted old master, or a replica re-pointed at a new
+ * master). A multi-master node has no master and refuses both. */
+bool repl_promote(struct repl *r, char *err, size_t errlen);
+bool repl_follow(struct repl *r, const char *host, int port, char *err, size_t errlen);
+
 /* --- synchronous writes (--repl-min-acks) ------------------------------- *
  * A worker that made a write notes the log position it got
  * (repl_thread_pos) and waits, without blocking its thread, until

@@ -42,6 +42,9 @@ bool cmd_refuse_while_syncing(struct conn *c, struct session *s, const struct pr
 enum conn_action cmd_apply_run(struct conn *c, struct session *s, const struct proto_req *req,
                                bool *need_more);
 
+/* `replication promote` / `replication follow HOST:PORT` (manual failover). */
+enum conn_action cmd_replication_run(struct conn *c, const struct proto_req *req);
+
 /* Build the replication engine from the settings; NULL with err set. */
 struct repl *server_repl_create(const struct settings *st, char *err, size_t errlen);
 

@@ -375,6 +375,7 @@ enum conn_action cmd_admin_run(struct conn *c, struct session *s, struct proto_r
     case PROTO_CMD_WATCH: return do_watch(c, s, req);
     case PROTO_CMD_REFRESH_CERTS: return reply(c, "Error TLS not enabled", false);
     case PROTO_CMD_EXTSTORE: return do_extstore(c, req);
+    case PROTO_CMD_REPLICATION: return cmd_replication_run(c, req);
     case PROTO_CMD_SNAPSHOT: return do_snapshot(c, s, req);
     default: return reply(c, "ERROR", false);
     }

@@ -111,7 +111,7 @@ enum conn_action cmd_apply_run(struct conn *c, struct session *s, const struct p
     const char *err = NULL;
     if (data[req->nbytes] != '\r' || data[req->nbytes + 1] != '\n') {
         err = "CLIENT_ERROR bad data chunk";
-    } else if (srv->read_only) {
+    } else if (srv->repl && repl_read_only(srv->repl)) {
         snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s",
                  repl_master(srv->repl));
         err = line;

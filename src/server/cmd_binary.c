@@ -347,7 +347,7 @@ static bool is_write(uint8_t cmd)
 enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *r)
 {
     struct server *srv = conn_thread(c)->srv;
-    if (srv->read_only && is_write(r->cmd)) {
+    if (srv->repl && repl_read_only(srv->repl) && is_write(r->cmd)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "read-only replica of %s", repl_master(srv->repl));
         proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_NOT_STORED, msg);

@@ -320,7 +320,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EX_CONFIG;
     }
-    srv.read_only = st.replica_of_host != NULL;
     srv.store = make_store(&st, srv.repl);
     srv.main_base = event_base_new();
     srv.watch = watch_create();

@@ -98,7 +98,7 @@ static bool is_write(const struct proto_req *req)
 bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto_req *req)
 {
     struct server *srv = conn_thread(c)->srv;
-    if (!srv->read_only || !is_write(req))
+    if (!srv->repl || !repl_read_only(srv->repl) || !is_write(req))
         return false;
     char line[160];
     snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s",
@@ -132,4 +132,52 @@ bool cmd_refuse_while_syncing(struct conn *c, struct session *s, const struct pr
     if ((req->cmd >= PROTO_CMD_SET && req->cmd <= PROTO_CMD_CAS) || req->cmd == PROTO_CMD_MS)
         session_swallow(s, (uint64_t)req->nbytes + 2);
     return true;
+}
+
+/* "host:port" (the last colon splits, so [v6]:port works); false if malformed. */
+static bool split_hostport(const struct proto_token *t, char *host, size_t hostlen, int *port)
+{
+    const char *colon = memrchr(t->p, ':', t->n);
+    if (!colon || colon == t->p || (size_t)(colon - t->p) >= hostlen)
+        return false;
+    uint32_t p;
+    if (!proto_parse_u32(colon + 1, t->n - (size_t)(colon - t->p) - 1, &p) || p == 0 ||
+        p > 65535)
+        return false;
+    size_t n = (size_t)(colon - t->p);
+    if (t->p[0] == '[' && colon[-1] == ']') { /* [::1]:11212 */
+        memcpy(host, t->p + 1, n - 2);
+        host[n - 2] = '\0';
+    } else {
+        memcpy(host, t->p, n);
+        host[n] = '\0';
+    }
+    *port = (int)p;
+    return true;
+}
+
+enum conn_action cmd_replication_run(struct conn *c, const struct proto_req *req)
+{
+    struct server *srv = conn_thread(c)->srv;
+    const struct proto_token *t = req->tokens;
+    bool promote = req->ntokens == 2 && t[1].n == 7 && memcmp(t[1].p, "promote", 7) == 0;
+    bool follow = req->ntokens == 3 && t[1].n == 6 && memcmp(t[1].p, "follow", 6) == 0;
+    char host[80], err[200];
+    int port = 0;
+    if (!promote && !(follow && split_hostport(&t[2], host, sizeof(host), &port))) {
+        session_reply(c, "CLIENT_ERROR usage: replication promote | replication follow "
+                         "HOST:REPLPORT", false);
+        return CONN_WAIT;
+    }
+    if (!srv->repl) {
+        session_reply(c, "SERVER_ERROR replication is off on this node (start it with "
+                         "--repl-port)", false);
+        return CONN_WAIT;
+    }
+    bool ok = promote ? repl_promote(srv->repl, err, sizeof(err))
+                      : repl_follow(srv->repl, host, port, err, sizeof(err));
+    char line[256];
+    snprintf(line, sizeof(line), ok ? "OK" : "SERVER_ERROR %s", err);
+    session_reply(c, line, false);
+    return CONN_WAIT;
 }

@@ -39,7 +39,6 @@ struct server {
     struct repl *repl;              /* replication engine, NULL when not replicating */
     struct snapshotter *snapshots;  /* --snapshot-dir's thread, NULL without one */
     int stop_signal;                /* the signal that ended the main loop (main thread) */
-    bool read_only;                 /* a replica: writes are refused */
     bool sync_refuse;               /* --repl-sync-wait error: refuse data commands ... */
     _Atomic bool synced;            /* ... until the first sync completed (then stays true) */
     uint32_t started;               /* clock_started() at boot */

@@ -395,6 +395,10 @@ static enum conn_action stats_run_locked(struct conn *c, struct session *s,
         settings_write_stats(&c->wbuf, srv->settings);
         return done(c);
     }
+    if (tok_is(sub, "tandem")) { /* Tandem's own settings; `stats settings` stays memcached's */
+        settings_write_stats_tandem(&c->wbuf, srv->settings);
+        return done(c);
+    }
     if (tok_is(sub, "cachedump"))
         return cachedump(c, req);
     if (tok_is(sub, "conns")) {
