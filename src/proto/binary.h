@@ -85,6 +85,7 @@ enum proto_bin_status {
     PROTO_BIN_AUTH_CONTINUE = 0x21,
     PROTO_BIN_UNKNOWN_COMMAND = 0x81,
     PROTO_BIN_ENOMEM = 0x82,
+    PROTO_BIN_ETMPFAIL = 0x86, /* temporary failure: try again */
 };
 
 /* What the server should do with a parsed binary request. */

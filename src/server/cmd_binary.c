@@ -344,9 +344,42 @@ static bool is_write(uint8_t cmd)
     }
 }
 
+static bool is_read(uint8_t cmd)
+{
+    switch (cmd) {
+    case PROTO_BIN_GET:
+    case PROTO_BIN_GETQ:
+    case PROTO_BIN_GETK:
+    case PROTO_BIN_GETKQ:
+    case PROTO_BIN_GATQ:
+    case PROTO_BIN_GATKQ: return true;
+    default: return false;
+    }
+}
+
+/* --repl-sync-wait error: until the first sync, data requests get a
+ * temporary failure, as text and meta requests get a SERVER_ERROR. */
+static bool refuse_while_syncing(struct conn *c, struct session *s, struct proto_bin_req *r)
+{
+    struct server *srv = conn_thread(c)->srv;
+    if (!srv->sync_refuse || atomic_load_explicit(&srv->synced, memory_order_relaxed))
+        return false;
+    if (repl_synced(srv->repl)) {
+        atomic_store(&srv->synced, true);
+        return false;
+    }
+    if (!is_write(r->cmd) && !is_read(r->cmd))
+        return false;
+    proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_ETMPFAIL, "syncing with peers; try again shortly");
+    session_swallow(s, r->value_len);
+    return true;
+}
+
 enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_bin_req *r)
 {
     struct server *srv = conn_thread(c)->srv;
+    if (refuse_while_syncing(c, s, r))
+        return CONN_WAIT;
     if (srv->repl && repl_read_only(srv->repl) && is_write(r->cmd)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "read-only replica of %s", repl_master(srv->repl));

@@ -8,7 +8,8 @@ import struct
 
 import pytest
 
-from harness import IS_MEMCACHED, free_port, stats_dict, wait_for
+from harness import (IS_MEMCACHED, OP_GET, OP_SET, OP_VERSION, bin_call, bin_store_extras,
+                     free_port, stats_dict, wait_for)
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="replication is Tandem's; TARGET=memcached")
 
@@ -171,6 +172,12 @@ def test_sync_wait_error_answers_until_the_first_sync(server_factory):
             cb.expect(b"get k\r\n", busy)
             cb.expect(b"set k 0 0 1\r\nx\r\n", busy)      # the data block is skipped too
             cb.expect(b"version\r\n", b"VERSION 1.6.18\r\n")  # admin commands still work
+        with b.conn() as cbin:  # binary requests get a temporary failure (0x86)
+            for op, kw in ((OP_GET, {}), (OP_SET, {"extras": bin_store_extras(),
+                                                   "value": b"x"})):
+                r = bin_call(cbin, op, key=b"k", **kw)
+                assert (r.status, r.value) == (0x86, b"syncing with peers; try again shortly")
+            assert bin_call(cbin, OP_VERSION).status == 0
     finally:
         hold.close()
     a = server_factory("--repl-port", str(ra), "--peer", "127.0.0.1:%d" % rb, "--node-id", "1")
