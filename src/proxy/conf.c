@@ -284,7 +284,7 @@ static enum conf_status set_key(struct ctx *x, struct conf_pool *p, const char *
         return fail(x, line_of(v), "pool '%s': key '%s' is for redis pools; tandem-proxy speaks "
                     "the memcached protocol only", p->name, k);
     if (!strcmp(k, "replicas")) {
-        if ((st = get_int(x, p->name, k, v, 1, 64, &n)) != CONF_OK)
+        if ((st = get_int(x, p->name, k, v, 1, 8, &n)) != CONF_OK) /* PX_REPLICAS_MAX */
             return st;
         p->replicas = (unsigned)n;
         return CONF_OK;
