@@ -376,8 +376,11 @@ void repl_write_stats(struct repl *r, struct buf *out)
         const char *state = u->link ? state_name(u->link->state, u->link->syncing) : "down";
         buf_printf(out, "STAT %s:state %s\r\n", p, state);
         pthread_mutex_unlock(&r->links_lock);
-        buf_printf(out, "STAT %s:synced %s\r\nSTAT %s:resume_pos %llu\r\n", p,
-                   atomic_load(&u->synced) ? "yes" : "no", p, (unsigned long long)u->resume_pos);
+        /* synced: in step right now; ever_synced: had all of it once (restarts) */
+        bool ever = atomic_load(&u->synced);
+        buf_printf(out, "STAT %s:synced %s\r\nSTAT %s:ever_synced %s\r\n", p,
+                   ever && strcmp(state, "streaming") == 0 ? "yes" : "no", p, ever ? "yes" : "no");
+        buf_printf(out, "STAT %s:resume_pos %llu\r\n", p, (unsigned long long)u->resume_pos);
         link_counters(out, p, &u->st);
         buf_printf(out, "STAT %s:connects %llu\r\nSTAT %s:last_error %s\r\n", p,
                    LOAD(u->connects), p, u->last_error[0] ? u->last_error : "none");

@@ -37,6 +37,10 @@ def test_promote_a_replica_when_the_master_dies(server_factory):
     old_port = master.port
     master.proc.send_signal(signal.SIGKILL)
     master.proc.wait(timeout=10)
+    with r1.conn() as c1:  # the replica shows it is no longer in step, but was once
+        wait_for(lambda: stats_dict(c1, b"replication")["upstream_0:synced"] == "no",
+                 timeout=10, what="the replica to notice its master is gone")
+        assert stats_dict(c1, b"replication")["upstream_0:ever_synced"] == "yes"
 
     r1addr, r2addr = "127.0.0.1:%d" % r1.port, "127.0.0.1:%d" % r2.port
     rc, out, err = ctl("promote", r1addr, "--follow", r2addr, "--timeout", "10")
