@@ -153,8 +153,9 @@ test: deps deps-test unit fuzz-smoke valgrind integration
 
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # The parsers depend on core/buf only (the replication frame codec also on
-# its CRC); linking just those keeps the targets small.
-FUZZ_SRC := src/core/buf.c $(PROTO) $(wildcard src/repl/frame.c src/repl/crc32c.c)
+# its CRC, the proxy's reply parser on nothing); linking just those keeps
+# the targets small.
+FUZZ_SRC := src/core/buf.c $(PROTO) $(wildcard src/repl/frame.c src/repl/crc32c.c src/proxy/rsp.c)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
