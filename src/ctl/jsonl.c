@@ -299,7 +299,7 @@ static bool value(struct parser *ps, struct value *v)
 /* The members seen, before they are checked against the line's kind. */
 struct members {
     struct value key, key_b64, value, value_b64, source, server;
-    bool has_key, has_key_b64, has_value, has_value_b64;
+    bool has_key, has_key_b64, has_value, has_value_b64, has_source, has_server;
     bool has_flags, has_exptime, has_version, has_format, has_end, has_records;
     uint64_t flags, exptime, version, format_version, records;
     uint64_t node, created_ms, history, log_pos;
@@ -377,9 +377,9 @@ static bool member(struct parser *ps, struct members *m, const char *name, size_
     if (IS("log_pos"))
         return want_num(ps, v, "log_pos", UINT64_MAX, &m->log_pos);
     if (IS("source"))
-        return v->type == V_NULL || want_str(ps, v, "source", &m->source, &dummy);
+        return v->type == V_NULL || want_str(ps, v, "source", &m->source, &m->has_source);
     if (IS("server"))
-        return v->type == V_NULL || want_str(ps, v, "server", &m->server, &dummy);
+        return v->type == V_NULL || want_str(ps, v, "server", &m->server, &m->has_server);
     if (IS("end"))
         return (m->has_end = true) && want_bool(ps, v, "end", &m->end);
     if (IS("records"))
@@ -494,11 +494,11 @@ bool ctl_jsonl_decode(char *line, size_t n, struct ctl_jsonl_rec *out, char *err
         out->kind = CTL_JSONL_HEADER;
         out->meta = (struct xfer_meta){.node = (uint16_t)m.node, .created_ms = m.created_ms,
                                        .history = m.history, .log_pos = m.log_pos};
-        if (m.source.type == V_STR) {
+        if (m.has_source) {
             m.source.s[m.source.len] = '\0'; /* the closing quote, or later */
             out->meta.source = m.source.s;
         }
-        if (m.server.type == V_STR) {
+        if (m.has_server) {
             m.server.s[m.server.len] = '\0';
             out->meta.server = m.server.s;
         }

@@ -170,8 +170,10 @@ static enum xfer_next src_next(struct xfer_source *base, struct xfer_item *it)
     enum xfer_next r = read_rec(s, &rec);
     if (r == XFER_ERROR)
         return r;
-    if (r == XFER_END)
+    if (r == XFER_END) {
+        s->lineno++; /* the line that should be there */
         return src_fail(s, at, "no end line (the file is truncated or was not finished)");
+    }
     if (!s->header) {
         if (rec.kind != CTL_JSONL_HEADER)
             return src_fail(s, at, "not a Tandem JSON lines backup (the first line is not "

@@ -60,6 +60,12 @@ static void pg_err(char *err, size_t errlen, const char *url, const char *what, 
     snprintf(err, errlen, "%s: %s: %.*s", shown, what, (int)n, msg);
 }
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg; /* NOTICEs ("relation already exists, skipping") are not for users */
+    (void)message;
+}
+
 static PGconn *pg_connect(const char *url, char *err, size_t errlen)
 {
     PGconn *c = PQconnectdb(url);
@@ -68,6 +74,7 @@ static PGconn *pg_connect(const char *url, char *err, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, quiet, NULL);
     return c;
 }
 

@@ -54,9 +54,14 @@ static bool verify_source(struct restore *r)
     bool ok = r->fmt == XFER_FMT_PG      ? ctl_pg_verify(r->from, r->pg_id, &records, err, sizeof(err))
               : r->fmt == XFER_FMT_JSONL ? ctl_jsonl_verify(r->from, &records, err, sizeof(err))
                                          : ctl_snapfile_verify(r->from, &records, err, sizeof(err));
-    if (!ok)
+    if (!ok && r->fmt == XFER_FMT_PG)
+        fprintf(stderr, "tandemctl restore: %s; nothing was applied\n", err);
+    else if (!ok && records == 0)
         fprintf(stderr, "tandemctl restore: %s\ntandemctl restore: refusing to restore a damaged "
-                "backup; nothing was applied (--salvage applies the %" PRIu64 " valid records "
+                "backup; nothing was applied (no record before the damage is valid)\n", err);
+    else if (!ok)
+        fprintf(stderr, "tandemctl restore: %s\ntandemctl restore: refusing to restore a damaged "
+                "backup; nothing was applied (--salvage restores the %" PRIu64 " valid records "
                 "before the damage)\n", err, records);
     return ok;
 }

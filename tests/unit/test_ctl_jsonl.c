@@ -125,6 +125,11 @@ static void test_header_and_end(void **state)
     assert_int_equal(rec.meta.log_pos, 12);
     assert_string_equal(rec.meta.source, "127.0.0.1:11211");
     assert_string_equal(rec.meta.server, "tandemd");
+    char bare[] = "{\"format\":\"tandem-jsonl\",\"format_version\":1}";
+    assert_true(ctl_jsonl_decode(bare, strlen(bare), &rec, err, sizeof(err)));
+    assert_int_equal(rec.kind, CTL_JSONL_HEADER);
+    assert_null(rec.meta.source);
+    assert_null(rec.meta.server);
     buf_reset(&b);
     ctl_jsonl_encode_end(&b, 12345);
     const char *want = "{\"end\":true,\"records\":12345}\n";
