@@ -62,6 +62,7 @@ struct creq {
     struct buf req;     /* MGET: prefix then the keys; READ1: the line to send */
     size_t prefix_len;
     struct buf reply;
+    const struct frag *reply_from; /* set: the reply is this frag's, sent without a copy */
     struct mkey *keys;
     size_t nkeys, capkeys;
     uint16_t cand[PX_REPLICAS_MAX];
@@ -88,6 +89,7 @@ static struct creq *creq_new(struct client *c, enum creq_mode mode, enum proto_c
     rq->pending = 0;
     rq->frags = rq->frags_tail = NULL;
     rq->req.len = rq->reply.len = 0;
+    rq->reply_from = NULL;
     rq->req.oom = rq->reply.oom = false;
     rq->prefix_len = 0;
     rq->nkeys = 0;
@@ -162,11 +164,14 @@ static void finish(struct creq *rq)
     rq->done = true;
     p->requests++;
     px_hist_add(&p->lat, px_now_us() - rq->t0);
-    if (is_error_reply(&rq->reply))
+    if (is_error_reply(rq->reply_from ? &rq->reply_from->rsp : &rq->reply))
         p->errors++;
-    if (rq->noreply)
+    if (rq->noreply) {
         rq->reply.len = 0;
+        rq->reply_from = NULL;
+    }
     if (rq->reply.oom) {
+        rq->reply_from = NULL;
         rq->reply.len = 0;
         rq->reply.oom = false;
         buf_puts(&rq->reply, "SERVER_ERROR out of memory writing the reply\r\n");
@@ -178,6 +183,7 @@ static void finish(struct creq *rq)
 static void reply_text(struct creq *rq, const char *text)
 {
     rq->reply.len = 0;
+    rq->reply_from = NULL;
     buf_puts(&rq->reply, text);
 }
 
@@ -195,7 +201,10 @@ bool route_pop_reply(struct client *c, struct buf *out)
     struct creq *rq = c->head;
     if (!rq || !rq->done)
         return false;
-    buf_append(out, rq->reply.data, rq->reply.len);
+    if (rq->reply_from)
+        buf_append(out, rq->reply_from->rsp.data, rq->reply_from->rsp.len);
+    else
+        buf_append(out, rq->reply.data, rq->reply.len);
     c->head = rq->next;
     if (!c->head)
         c->tail = NULL;
@@ -232,6 +241,7 @@ static void no_copy(struct creq *rq, struct server *owner)
 {
     struct pool *p = rq->c->pool;
     rq->reply.len = 0;
+    rq->reply_from = NULL;
     if (owner)
         buf_printf(&rq->reply, "SERVER_ERROR backend %s is ejected (down) and no other copy of "
                    "the key is live in pool '%s'\r\n", owner->cf->label, p->cf->name);
@@ -492,8 +502,7 @@ static bool quiet_hides(const struct creq *rq, const struct buf *r)
 static void take_reply(struct creq *rq, const struct frag *f)
 {
     rq->reply.len = 0;
-    if (!quiet_hides(rq, &f->rsp))
-        buf_append(&rq->reply, f->rsp.data, f->rsp.len);
+    rq->reply_from = quiet_hides(rq, &f->rsp) ? NULL : f;
 }
 
 static void read1_send(struct creq *rq)
