@@ -33,9 +33,16 @@ struct backup {
     struct ctl_counts counts;
 };
 
+struct listing {
+    struct ctl_keyset *ks;
+    struct ctl_progress *prog;
+};
+
 static bool collect(void *arg, const struct ctl_meta *m)
 {
-    return ctl_keyset_add(arg, m->key, m->nkey, m->cas);
+    struct listing *l = arg;
+    ctl_progress_update(l->prog, l->ks->n + 1, 0);
+    return ctl_keyset_add(l->ks, m->key, m->nkey, m->cas);
 }
 
 static bool put_item(void *arg, const struct xfer_item *it)
@@ -104,12 +111,17 @@ static int backup_run(struct backup *b, int timeout_ms, const char *dest)
         fprintf(stderr, "tandemctl backup: out of memory\n");
         return rc;
     }
+    struct ctl_progress listed;
+    struct listing l = {&ks, &listed};
+    ctl_progress_start(&listed, "backup: listing keys");
     ctl_progress_start(&b->prog, "backup");
     if (ctl_conn_open(c, b->from, timeout_ms) != CTL_OK || ctl_node_probe(c, &info) != CTL_OK ||
-        ctl_metadump(c, collect, &ks) != CTL_OK) {
+        ctl_metadump(c, collect, &l) != CTL_OK) {
+        ctl_progress_clear(&listed);
         ctl_report("backup", c);
         goto out;
     }
+    ctl_progress_clear(&listed);
     ctl_keyset_finish(&ks);
     struct xfer_meta m = {.node = info.node_id, .created_ms = start_ms, .source = b->from,
                           .server = info.tandem ? "tandemd" : "memcached"};

@@ -9,10 +9,12 @@
  * "<path>: offset 1234 (line 7): column 12: ...".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl/jsonl.h"
 #include "ctl/xfer.h"
@@ -96,7 +98,11 @@ struct xfer_sink *ctl_jsonl_sink(const char *path, const struct xfer_meta *m, ch
         return NULL;
     }
     snprintf(s->tmp, n, "%s.tmp", path);
-    if (!(s->f = fopen(s->tmp, "we"))) {
+    /* a backup holds the cache's data: readable by its owner only, like snapshots */
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(s->f = fdopen(fd, "w"))) {
+        if (fd >= 0)
+            close(fd);
         snprintf(err, errlen, "%s: cannot create: %s", s->tmp, strerror(errno));
         sink_free(s);
         return NULL;

@@ -19,7 +19,8 @@ static uint64_t mono_ns(void)
 void ctl_progress_start(struct ctl_progress *p, const char *what)
 {
     *p = (struct ctl_progress){.what = what, .tty = isatty(STDERR_FILENO) == 1};
-    p->start_ns = p->last_ns = mono_ns();
+    p->start_ns = mono_ns();
+    p->last_ns = 0; /* the first update draws at once */
 }
 
 double ctl_progress_seconds(const struct ctl_progress *p)
@@ -46,12 +47,15 @@ static void draw(struct ctl_progress *p, double secs)
         done = (double)p->bytes / (double)p->total_bytes;
     else if (p->total_items)
         done = (double)p->items / (double)p->total_items;
-    fprintf(stderr, "\r%s: %" PRIu64 " items, %.1f MB, %.0f items/s, %.1f MB/s", p->what,
-            p->items, mb, rate, secs > 0 ? mb / secs : 0);
-    if (done > 0 && done <= 1) {
+    fprintf(stderr, "\r%s: %" PRIu64 " items, %.0f items/s", p->what, p->items, rate);
+    if (p->bytes)
+        fprintf(stderr, ", %.1f MB, %.1f MB/s", mb, secs > 0 ? mb / secs : 0);
+    if (done >= 0 && done <= 1)
+        fprintf(stderr, ", %.0f%%", done * 100);
+    if (done > 0 && done <= 1 && secs >= 1) { /* too early, a rate says little */
         char e[32];
         eta(e, sizeof(e), secs / done - secs);
-        fprintf(stderr, ", %.0f%%, ETA %s", done * 100, e);
+        fprintf(stderr, ", ETA %s", e);
     }
     fputs("\033[K", stderr); /* erase the rest of a longer previous line */
     fflush(stderr);
@@ -65,7 +69,7 @@ void ctl_progress_update(struct ctl_progress *p, uint64_t items, uint64_t bytes)
     if (!p->tty)
         return;
     uint64_t now = mono_ns();
-    if (now - p->last_ns < REDRAW_NS)
+    if (p->last_ns && now - p->last_ns < REDRAW_NS)
         return;
     p->last_ns = now;
     draw(p, (double)(now - p->start_ns) / 1e9);
@@ -83,9 +87,12 @@ void ctl_progress_summary(FILE *f, const struct ctl_progress *p, const struct ct
     double secs = ctl_progress_seconds(p);
     double mb = (double)c->bytes / 1e6;
     double s = secs > 1e-6 ? secs : 1e-6;
+    /* the rate counts every item handled, so a restore that finds only
+     * newer data still shows how fast it went */
+    uint64_t handled = c->items + c->expired + c->missing + c->ignored + c->kept + c->refused;
     fprintf(f, "%s: %" PRIu64 " items, %.2f MB in %.2f s (%.0f items/s, %.2f MB/s); "
                "skipped %" PRIu64 " expired, %" PRIu64 " missing; ignored %" PRIu64 " older",
-            p->what, c->items, mb, secs, (double)c->items / s, mb / s, c->expired, c->missing,
+            p->what, c->items, mb, secs, (double)handled / s, mb / s, c->expired, c->missing,
             c->ignored);
     if (c->kept)
         fprintf(f, "; kept %" PRIu64 " existing", c->kept);

@@ -2,8 +2,9 @@
  * ctl/progress: a progress line for long operations, and their summary.
  *
  * On a terminal (stderr is a tty) the line shows items, bytes, rate and,
- * when the total is known, percent and ETA; it is redrawn at most four
- * times a second with "\r" and erased at the end. Otherwise nothing is
+ * when the total is known, percent and ETA; it is drawn at the first
+ * update, then redrawn at most four times a second with "\r", and erased
+ * at the end. Otherwise nothing is
  * drawn, so logs and pipes get only the one summary line.
  */
 #ifndef TANDEM_CTL_PROGRESS_H
@@ -48,7 +49,8 @@ struct ctl_counts {
 };
 
 /* One summary line on f: "<what>: N items, X MB in S s (I items/s, M MB/s);
- * skipped ...; ignored ...". */
+ * skipped ...; ignored ...". The rates count every item handled (written,
+ * skipped, ignored or kept) and every byte read. */
 void ctl_progress_summary(FILE *f, const struct ctl_progress *p, const struct ctl_counts *c);
 
 #endif

@@ -16,8 +16,10 @@ PostgreSQL is Debian's, started per module in a temporary directory (as the
 import base64
 import json
 import os
+import pty
 import pwd
 import re
+import select
 import shutil
 import struct
 import subprocess
@@ -32,7 +34,7 @@ import pytest
 
 import frames
 from harness import IS_MEMCACHED, free_port, stats_dict, wait_for
-from test_ctl import ctl, memcached  # noqa: F401  (memcached is a fixture)
+from test_ctl import CTL, ctl, memcached  # noqa: F401  (memcached is a fixture)
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="tandemctl backup drives tandemd and "
                                                       "memcached itself; TARGET=memcached")
@@ -586,6 +588,38 @@ def test_summary_only_without_a_terminal(server_factory, tmp_path):
     rc, out, err = ctl("backup", "--from", t.addr, "--to", tmp_path / "x.tsnap")
     assert rc == 0 and err == "" and "\r" not in out
     assert len(out.splitlines()) == 2
+
+
+def test_progress_line_on_a_terminal(server_factory, tmp_path):
+    t = server_factory()
+    put(t.addr, {b"k%d" % i: (b"v" * 50, 0, 0) for i in range(1000)})
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CTL, "backup", "--from", t.addr, "--to", str(tmp_path / "p.tsnap")],
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                if p.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = p.communicate(timeout=60)[0].decode()
+    finally:
+        os.close(master)
+    assert p.returncode == 0, shown
+    # drawn with \r, at most 4 times a second, and erased before the summary
+    assert re.search(rb"\rbackup: \d+ items, \d+ items/s", shown), shown
+    assert shown.endswith(b"\r\x1b[K"), shown
+    assert summary(out)["items"] == 1000
 
 
 @pytest.mark.parametrize("args,message", [
