@@ -90,7 +90,8 @@ void repl_on_change(void *arg, const struct store_change *ch)
         /* the cutoff carries the node that flushed in its low bits (store
          * flush.c): a peer's flush keeps its origin and is never echoed back */
         struct frame_flush fl = {.origin = hlc_node_of(ch->cutoff), .seq = seq,
-                                 .cutoff = ch->cutoff, .when = ch->when};
+                                 .cutoff = ch->cutoff, .when = ch->when,
+                                 .issued = ch->when ? ch->issued : 0};
         frame_encode_flush(fb, &fl);
     } else {
         const struct store_view *v = ch->item;

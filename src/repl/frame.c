@@ -19,6 +19,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "core/hlc.h"
 #include "repl/crc32c.h"
 
 #define BODY_MAX (FRAME_MAX - FRAME_OVERHEAD)
@@ -220,6 +221,10 @@ static enum frame_status dec_flush(struct rd *r, struct frame *f)
     f->flush.seq = rd_num(r, 8);
     f->flush.cutoff = rd_num(r, 8);
     f->flush.when = (uint32_t)rd_num(r, 4);
+    size_t at = r->off;
+    f->flush.issued = (f->fl & FRAME_FL_ISSUED) ? rd_num(r, 8) : 0;
+    if ((f->fl & FRAME_FL_ISSUED) && f->flush.issued == 0 && !r->bad)
+        return fail(f, FRAME_E_FIELD, at); /* 0 is sent as no field: one encoding */
     return FRAME_OK;
 }
 
@@ -296,7 +301,7 @@ static const struct desc descs[32] = {
     [FRAME_SET] = {"SET", SET_FIXED + 1, BODY_MAX, FRAME_FL_BINARY_KEY | FRAME_FL_STALE, dec_set},
     [FRAME_TOMB] = {"TOMB", TOMB_FIXED + 1, TOMB_FIXED + FRAME_KEY_MAX, FRAME_FL_BINARY_KEY,
                     dec_tomb},
-    [FRAME_FLUSH] = {"FLUSH", 22, 22, 0, dec_flush},
+    [FRAME_FLUSH] = {"FLUSH", 22, 30, FRAME_FL_ISSUED, dec_flush},
     [FRAME_SYNC_BEGIN] = {"SYNC_BEGIN", 17, 17, 0, dec_sync_begin},
     [FRAME_SYNC_END] = {"SYNC_END", 8, 8, 0, dec_u64},
     [FRAME_ACK] = {"ACK", 16, 16, 0, dec_ack},
@@ -570,14 +575,37 @@ enum frame_status frame_encode_record(struct buf *b, uint16_t origin, uint64_t s
 
 void frame_encode_flush(struct buf *b, const struct frame_flush *fl)
 {
-    char *w = begin(b, FRAME_FLUSH, 0, 22);
+    size_t n = fl->issued ? 30 : 22;
+    char *w = begin(b, FRAME_FLUSH, fl->issued ? FRAME_FL_ISSUED : 0, n);
     if (!w)
         return;
     w = put_le(w, fl->origin, 2);
     w = put_le(w, fl->seq, 8);
     w = put_le(w, fl->cutoff, 8);
     w = put_le(w, fl->when, 4);
-    end(b, w, 22);
+    if (fl->issued)
+        w = put_le(w, fl->issued, 8);
+    end(b, w, n);
+}
+
+size_t frame_flush_state(const struct store_flush_info *fi, struct frame_flush out[2])
+{
+    size_t n = 0;
+    if (fi->applied)
+        out[n++] = (struct frame_flush){.origin = (uint16_t)(fi->applied & HLC_MAX_NODE),
+                                        .cutoff = fi->applied};
+    if (fi->pend_when)
+        out[n++] = (struct frame_flush){.origin = (uint16_t)(fi->pend_cutoff & HLC_MAX_NODE),
+                                        .cutoff = fi->pend_cutoff, .when = fi->pend_when,
+                                        .issued = fi->pend_issued};
+    return n;
+}
+
+void frame_encode_flush_state(struct buf *b, const struct store_flush_info *fi)
+{
+    struct frame_flush fl[2];
+    for (size_t i = 0, n = frame_flush_state(fi, fl); i < n; i++)
+        frame_encode_flush(b, &fl[i]);
 }
 
 void frame_encode_sync_begin(struct buf *b, uint8_t mode, uint64_t from_pos, uint64_t history)

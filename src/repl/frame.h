@@ -55,6 +55,7 @@
 #define FRAME_FILE_FORMAT 1                   /* FILE_HEADER format */
 #define FRAME_FL_BINARY_KEY 0x01              /* SET/TOMB: key came base64 (meta b) */
 #define FRAME_FL_STALE 0x02                   /* SET: the item was invalidated (meta I) */
+#define FRAME_FL_ISSUED 0x04               /* FLUSH: the body ends in issued u64 */
 #define FRAME_HELLO_AUTH 0x01                 /* HELLO flags: this side authenticates */
 #define FRAME_VALUE_MAX (FRAME_MAX - FRAME_OVERHEAD - 31 - 1) /* SET with a 1-byte key */
 
@@ -146,6 +147,9 @@ struct frame_flush {
     uint64_t seq;
     uint64_t cutoff;
     uint32_t when;           /* absolute Unix seconds, 0 = now */
+    uint64_t issued;         /* version at which it was issued; 0 = unknown (an
+                                immediate flush was issued at its cutoff). Sent
+                                (fl bit 2) only when not 0 */
 };
 
 struct frame_sync_begin {
@@ -245,6 +249,14 @@ enum frame_status frame_encode_record(struct buf *b, uint16_t origin, uint64_t s
 
 /* FLUSH. */
 void frame_encode_flush(struct buf *b, const struct frame_flush *fl);
+
+/* The FLUSH records that carry a store's flush state (store_flush_state):
+ * the applied cutoff and the pending delayed flush, whichever exist. Fills
+ * out[0..2) and returns how many. */
+size_t frame_flush_state(const struct store_flush_info *fi, struct frame_flush out[2]);
+
+/* Append those records to b. */
+void frame_encode_flush_state(struct buf *b, const struct store_flush_info *fi);
 
 /* SYNC_BEGIN (mode: enum frame_sync_mode). */
 void frame_encode_sync_begin(struct buf *b, uint8_t mode, uint64_t from_pos, uint64_t history);

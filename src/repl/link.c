@@ -109,18 +109,9 @@ static void walk_item(void *arg, const struct store_view *v)
  * the publisher flushed even if it never saw that flush_all. */
 static void send_flush_state(struct link *l)
 {
-    uint64_t applied, pend_cutoff;
-    uint32_t pend_when;
-    store_flush_state(l->r->store, &applied, &pend_when, &pend_cutoff);
-    if (applied) {
-        struct frame_flush fl = {.origin = hlc_node_of(applied), .cutoff = applied};
-        frame_encode_flush(&l->out, &fl);
-    }
-    if (pend_when) {
-        struct frame_flush fl = {.origin = hlc_node_of(pend_cutoff), .cutoff = pend_cutoff,
-                                 .when = pend_when};
-        frame_encode_flush(&l->out, &fl);
-    }
+    struct store_flush_info fi;
+    store_flush_state(l->r->store, &fi);
+    frame_encode_flush_state(&l->out, &fi);
 }
 
 static void walk_start(struct link *l, uint64_t since)
@@ -466,7 +457,7 @@ static bool handle(struct link *l, const struct frame *f)
         return true;
     case FRAME_FLUSH:
         if (l->up)
-            store_apply_flush(l->r->store, f->flush.cutoff, f->flush.when);
+            store_apply_flush(l->r->store, f->flush.cutoff, f->flush.when, f->flush.issued);
         return true;
     case FRAME_SYNC_BEGIN:
         l->syncing = true;

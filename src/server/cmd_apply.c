@@ -75,7 +75,7 @@ static void apply_batch(struct store *store, const char *data, size_t n, uint64_
         frame_decode(data + off, n - off, &f); /* checked: cannot fail */
         off += f.size;
         if (f.type == FRAME_FLUSH) {
-            store_apply_flush(store, f.flush.cutoff, f.flush.when);
+            store_apply_flush(store, f.flush.cutoff, f.flush.when, f.flush.issued);
             ++*newer;
             continue;
         }

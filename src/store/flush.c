@@ -18,6 +18,13 @@
  * immediate one). Once T has passed, the pending pair is folded into applied
  * (lazily: by the next flush or store_maintain; readers compute it anyway).
  *
+ * "New" means issued later, by version, not arrived later: two nodes that
+ * issue delayed flushes at the same moment receive each other's in opposite
+ * orders, and must still keep the same one. So every flush carries the
+ * version it was issued at; a delayed flush becomes the pending one only if
+ * it was issued after every flush seen so far (last_issued), and an
+ * immediate flush cancels the pending one only if issued after it.
+ *
  * Readers are lock-free: applied is one atomic, and the pending pair is read
  * under a seqlock whose writers hold flush.lock.
  */
@@ -66,12 +73,13 @@ static void applied_raise(struct flush_state *f, uint64_t cutoff)
 }
 
 /* flush.lock held. */
-static void pending_write(struct flush_state *f, uint32_t when, uint64_t cutoff)
+static void pending_write(struct flush_state *f, uint32_t when, uint64_t cutoff, uint64_t issued)
 {
     __atomic_store_n(&f->seq, f->seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&f->pend_time, when, __ATOMIC_RELAXED);
     __atomic_store_n(&f->pend_cutoff, cutoff, __ATOMIC_RELAXED);
+    f->pend_issued = issued; /* read only under flush.lock */
     __atomic_store_n(&f->seq, f->seq + 1, __ATOMIC_RELEASE);
 }
 
@@ -80,7 +88,7 @@ static void pending_fold(struct flush_state *f, uint32_t now)
 {
     if (f->pend_time != 0 && now >= f->pend_time) {
         applied_raise(f, f->pend_cutoff);
-        pending_write(f, 0, 0);
+        pending_write(f, 0, 0, 0);
     }
 }
 
@@ -94,7 +102,7 @@ void store_flush_fold(struct store *s)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool cancel_pending,
+static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, uint64_t issued,
                         bool applied)
 {
     struct flush_state *f = &s->flush;
@@ -103,14 +111,16 @@ static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool ca
     pending_fold(f, now);
     if (when == 0 || when <= now) {
         applied_raise(f, cutoff);
-        if (cancel_pending && f->pend_time != 0)
-            pending_write(f, 0, 0);
-    } else {
-        pending_write(f, when, cutoff);
+        if (f->pend_time != 0 && issued > f->pend_issued)
+            pending_write(f, 0, 0, 0);
+    } else if (issued > f->last_issued) {
+        pending_write(f, when, cutoff, issued);
     }
+    if (issued > f->last_issued)
+        f->last_issued = issued;
     if (s->cfg.on_change != NULL) {
         struct store_change ch = {.kind = STORE_CHANGE_FLUSH, .cutoff = cutoff,
-                                  .when = when, .applied = applied};
+                                  .when = when, .issued = issued, .applied = applied};
         s->cfg.on_change(s->cfg.on_change_arg, &ch);
     }
     pthread_mutex_unlock(&f->lock);
@@ -119,29 +129,36 @@ static void flush_merge(struct store *s, uint64_t cutoff, uint32_t when, bool ca
 void store_flush(struct store *s, uint32_t when)
 {
     uint32_t now = clock_now();
+    uint64_t issued = hlc_now();
     if (when == 0 || when == now)
-        flush_merge(s, hlc_now(), 0, true, false);
+        flush_merge(s, issued, 0, issued, false);
     else if (when < now) /* a time in the past: what was written up to then goes */
-        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000) | hlc_node(), 0, true, false);
+        flush_merge(s, hlc_from_ms(((uint64_t)when + 1) * 1000) | hlc_node(), 0, issued, false);
     else
-        flush_merge(s, hlc_from_ms((uint64_t)when * 1000) | hlc_node(), when, true, false);
+        flush_merge(s, hlc_from_ms((uint64_t)when * 1000) | hlc_node(), when, issued, false);
 }
 
-void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when)
+void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when, uint64_t issued)
 {
     /* A delayed flush's cutoff is a stamp from the future: observing it would
      * push our clock past T and every write we make before T would outlive
      * the flush. Only an immediate flush's cutoff is a real event to observe. */
     if (when == 0)
         hlc_observe(cutoff);
-    /* as locally: an immediate flush cancels a pending delayed one */
-    flush_merge(s, cutoff, when, when == 0, true);
+    if (issued == 0 && when == 0)
+        issued = cutoff; /* an immediate flush is issued at its cutoff */
+    if (issued)
+        hlc_observe(issued);
+    flush_merge(s, cutoff, when, issued, true);
 }
 
-void store_flush_state(struct store *s, uint64_t *applied, uint32_t *pend_when,
-                       uint64_t *pend_cutoff)
+void store_flush_state(struct store *s, struct store_flush_info *out)
 {
     struct flush_state *f = &s->flush;
-    *applied = __atomic_load_n(&f->applied, __ATOMIC_ACQUIRE);
-    pending_read(f, pend_when, pend_cutoff);
+    pthread_mutex_lock(&f->lock);
+    out->applied = f->applied;
+    out->pend_when = f->pend_time;
+    out->pend_cutoff = f->pend_cutoff;
+    out->pend_issued = f->pend_issued;
+    pthread_mutex_unlock(&f->lock);
 }

@@ -51,6 +51,7 @@ struct store_change {
     const struct store_view *item; /* SET, TOMB */
     uint64_t cutoff;               /* FLUSH: versions below it are gone ... */
     uint32_t when;                 /* ... from this Unix second on (0 = now) */
+    uint64_t issued;               /* FLUSH: the version it was issued at */
     bool applied;                  /* merged from a peer (store_apply), not written here */
 };
 
@@ -231,14 +232,20 @@ struct store_record {
 enum store_status store_apply(struct store *s, const struct store_record *r);
 
 /* Merge a replicated flush cutoff: items with a version below `cutoff`
- * vanish at `when` (absolute Unix seconds; 0 = now). */
-void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when);
+ * vanish at `when` (absolute Unix seconds; 0 = now). `issued` is the
+ * version the flush was issued at (0: unknown; an immediate flush was
+ * issued at its cutoff): the latest issued flush replaces a pending delayed
+ * one, whatever order they arrive in, so nodes converge. */
+void store_apply_flush(struct store *s, uint64_t cutoff, uint32_t when, uint64_t issued);
 
-/* The flush cutoffs in force (for a full sync to carry): versions below
- * *applied are gone; if *pend_when is not 0, versions below *pend_cutoff go
- * at that Unix second. */
-void store_flush_state(struct store *s, uint64_t *applied, uint32_t *pend_when,
-                       uint64_t *pend_cutoff);
+/* The flush cutoffs in force (for a full sync or a snapshot to carry). */
+struct store_flush_info {
+    uint64_t applied;     /* versions below it are gone */
+    uint32_t pend_when;   /* not 0: a delayed flush is pending for this Unix second ... */
+    uint64_t pend_cutoff; /* ... and removes the versions below this */
+    uint64_t pend_issued; /* the version it was issued at */
+};
+void store_flush_state(struct store *s, struct store_flush_info *out);
 
 /* A resumable position in a walk over the whole table. Zero it to start. */
 struct store_cursor {

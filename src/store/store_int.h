@@ -38,6 +38,8 @@ struct flush_state {
     uint32_t seq;         /* odd while a writer changes the pending pair */
     uint32_t pend_time;   /* 0: no pending flush */
     uint64_t pend_cutoff; /* versions below die at pend_time */
+    uint64_t pend_issued; /* the version the pending flush was issued at */
+    uint64_t last_issued; /* the latest issue version seen, of any flush */
 };
 
 struct store {

@@ -43,5 +43,8 @@ def tomb_frame(key, ver, origin=1, seq=1):
     return frame(TOMB, struct.pack("<HQQB", origin, seq, ver, len(key)) + key)
 
 
-def flush_frame(cutoff, when=0, origin=1, seq=1):
-    return frame(FLUSH, struct.pack("<HQQI", origin, seq, cutoff, when))
+def flush_frame(cutoff, when=0, origin=1, seq=1, issued=0):
+    body = struct.pack("<HQQI", origin, seq, cutoff, when)
+    if issued:
+        return frame(FLUSH, body + struct.pack("<Q", issued), fl=0x04)
+    return frame(FLUSH, body)

@@ -99,3 +99,27 @@ def test_a_replica_refuses_and_peers_receive_applied_records(server_factory):
                  timeout=10, what="the replica to receive the applied record")
         reply = apply(cr, set_frame(b"r", b"v", version()))
         assert reply == b"SERVER_ERROR read-only replica of 127.0.0.1:%d\r\n" % rp[0]
+
+
+def test_delayed_flushes_converge_whatever_their_order(server_factory):
+    """Two delayed flush_alls issued on two nodes at the same moment reach the
+    nodes in opposite orders; both keep the one issued last."""
+    now_ms = int(time.time() * 1000)
+    soon, far = int(time.time()) + 2, int(time.time()) + 3600
+    first = flush_frame(version(ms=far * 1000, node=1), when=far, origin=1,
+                        issued=version(ms=now_ms - 5, node=1))
+    second = flush_frame(version(ms=soon * 1000, node=2), when=soon, origin=2,
+                         issued=version(ms=now_ms - 4, node=2))  # issued later
+    nodes = [server_factory(), server_factory()]
+    conns = [n.conn() for n in nodes]
+    try:
+        for c in conns:
+            c.expect(b"set k 0 0 1\r\nx\r\n", b"STORED\r\n")
+        assert apply(conns[0], first + second) == b"APPLIED 2 0\r\n"
+        assert apply(conns[1], second + first) == b"APPLIED 2 0\r\n"
+        for c in conns:  # both flush at `soon`, neither waits an hour
+            wait_for(lambda c=c: c.call(b"get k\r\n", until=b"END\r\n") == b"END\r\n",
+                     timeout=10, what="the flush issued last to take effect")
+    finally:
+        for c in conns:
+            c.close()

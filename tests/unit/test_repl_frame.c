@@ -50,6 +50,8 @@ static struct frame samples[] = {
      .file_header = {.node = 4, .created_ms = 1700000000000ull, .history = 77, .log_pos = 100}},
     {.type = FRAME_FILE_TRAILER,
      .file_trailer = {.records = 3, .digest = 0x0123456789abcdefull, .first_ms = 10, .last_ms = 20}},
+    {.type = FRAME_FLUSH, .fl = FRAME_FL_ISSUED,
+     .flush = {.origin = 2, .seq = 6, .cutoff = 1u << 30, .when = 1800000000u, .issued = 1234567}},
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -111,6 +113,7 @@ static void same_fields(const struct frame *a, const struct frame *b)
         assert_true(a->flush.seq == b->flush.seq);
         assert_true(a->flush.cutoff == b->flush.cutoff);
         assert_int_equal(a->flush.when, b->flush.when);
+        assert_true(a->flush.issued == b->flush.issued);
         break;
     case FRAME_SYNC_BEGIN:
         assert_int_equal(a->sync_begin.mode, b->sync_begin.mode);
@@ -470,6 +473,21 @@ static void test_other_length_fields(void **state)
     b.data[6] = 2;
     fix_crc(b.data);
     expect_error(b.data, b.len, FRAME_E_FIELD, 6);
+
+    /* FLUSH: issued is present exactly when its flag says so, and never 0 */
+    encode(&b, &samples[NSAMPLES - 1]);
+    assert_int_equal(b.len, 40);
+    memset(b.data + 28, 0, 8);
+    fix_crc(b.data);
+    expect_error(b.data, b.len, FRAME_E_FIELD, 28);
+    b.data[5] = 0; /* no flag, yet 8 more bytes */
+    fix_crc(b.data);
+    expect_error(b.data, b.len, FRAME_E_LENGTH, 28);
+    encode(&b, &samples[9]); /* the flag on a frame without the field */
+    assert_int_equal(b.len, 32);
+    b.data[5] = FRAME_FL_ISSUED;
+    fix_crc(b.data);
+    expect_error(b.data, b.len, FRAME_E_LENGTH, 28);
     buf_free(&b);
 }
 

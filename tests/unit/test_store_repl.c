@@ -170,15 +170,68 @@ static void test_apply_flush_replicated(void **state)
     struct got g;
     assert_int_equal(put(s, "a", "1"), STORE_OK);
     uint64_t cutoff = hlc_now();
-    store_apply_flush(s, cutoff, 0);
+    store_apply_flush(s, cutoff, 0, 0);
     assert_false(get(s, "a", &g));
     uint64_t after;
     assert_int_equal(put_mode(s, "b", "2", STORE_SET, 0, &after), STORE_OK);
     assert_true(after > cutoff);
     assert_true(get(s, "b", &g));
     /* an older cutoff arriving later changes nothing */
-    store_apply_flush(s, cutoff - 1000, 0);
+    store_apply_flush(s, cutoff - 1000, 0, 0);
     assert_true(get(s, "b", &g));
+}
+
+/* Delayed flushes arrive in different orders on different nodes; the one
+ * issued last must win everywhere. */
+struct flush_op {
+    uint64_t cutoff;
+    uint32_t when;
+    uint64_t issued;
+};
+
+static struct store_flush_info replay(const struct flush_op *ops, const int *order, int n)
+{
+    struct store *s = mk_store(8u << 20, true, 60);
+    for (int i = 0; i < n; i++)
+        store_apply_flush(s, ops[order[i]].cutoff, ops[order[i]].when, ops[order[i]].issued);
+    struct store_flush_info fi;
+    store_flush_state(s, &fi);
+    store_destroy(s);
+    return fi;
+}
+
+static void test_delayed_flushes_converge_by_issue_version(void **state)
+{
+    (void)state;
+    uint64_t t0 = hlc_now();
+    uint64_t later = hlc_from_ms((NOW + 100) * 1000ull), latest = hlc_from_ms((NOW + 200) * 1000ull);
+    const struct flush_op ops[] = {
+        {later | 1, NOW + 100, t0 + (1 << 10)},   /* node 1: flush_all 100 */
+        {latest | 2, NOW + 200, t0 + (2 << 10)},  /* node 2, a moment later: flush_all 200 */
+    };
+    struct store_flush_info a = replay(ops, (const int[]){0, 1}, 2);
+    struct store_flush_info b = replay(ops, (const int[]){1, 0}, 2);
+    assert_int_equal(a.pend_when, NOW + 200);
+    assert_int_equal(b.pend_when, NOW + 200);
+    assert_true(a.pend_cutoff == b.pend_cutoff && a.pend_issued == b.pend_issued);
+
+    /* an immediate flush issued after a delayed one cancels it, in any order;
+     * one issued before it does not */
+    const struct flush_op mixed[] = {
+        {later | 1, NOW + 100, t0 + (5 << 10)},
+        {t0 + (9 << 10), 0, 0},                   /* immediate, issued at its cutoff */
+        {t0 + (3 << 10), 0, 0},                   /* immediate, issued before the delayed */
+    };
+    for (int first = 0; first < 3; first++) {
+        int order[3] = {first, (first + 1) % 3, (first + 2) % 3};
+        struct store_flush_info fi = replay(mixed, order, 3);
+        assert_int_equal(fi.pend_when, 0);
+        assert_true(fi.applied == t0 + (9 << 10));
+    }
+    struct store_flush_info keep = replay(mixed, (const int[]){2, 0}, 2);
+    assert_int_equal(keep.pend_when, NOW + 100);
+    keep = replay(mixed, (const int[]){0, 2}, 2);
+    assert_int_equal(keep.pend_when, NOW + 100);
 }
 
 static void test_apply_too_large_and_no_tombstone_mode(void **state)
@@ -211,6 +264,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_behind_flush_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_flush_replicated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delayed_flushes_converge_by_issue_version, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_apply_too_large_and_no_tombstone_mode, setup,
                                         teardown),
     };
