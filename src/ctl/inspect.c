@@ -1,8 +1,8 @@
 /*
  * ctl/inspect: `tandemctl inspect FILE [--json] [--records]`.
  *
- * Read a snapshot or backup file whole, as a restore would, and say what is
- * in it: the header (format, node, creation time, history, log position),
+ * Read a snapshot, backup or JSON lines file whole, as a restore would, and
+ * say what is in it: the header (format, node, creation time, history, log position),
  * how many items, tombstones and flushes, their bytes, the time range of
  * their versions, and whether the trailer's count and digest match. A
  * damaged file prints what could be read and the error naming the file and
@@ -17,7 +17,8 @@
 #include "ctl/ctl.h"
 #include "ctl/json.h"
 #include "ctl/xfer.h"
-#include "snapshot/snapshot.h"
+
+#define CTL_KEY_TEXT (250 * 4 + 8) /* a key quoted with \xNN escapes */
 
 struct summary {
     uint64_t sets, tombs, flushes, value_bytes, key_bytes;
@@ -42,103 +43,101 @@ static void iso_ms(char *out, size_t n, uint64_t ms)
 
 /* --- --records ------------------------------------------------------------- */
 
-static void record_human(const struct frame *f)
+static const char *kind_name(enum xfer_kind k)
 {
-    if (f->type == FRAME_FLUSH) {
-        printf("FLUSH cutoff %" PRIu64 " when %u\n", f->flush.cutoff, f->flush.when);
+    return k == XFER_SET ? "SET" : k == XFER_TOMB ? "TOMB" : "FLUSH";
+}
+
+static void record_human(const struct xfer_item *it)
+{
+    char key[CTL_KEY_TEXT];
+    if (it->kind == XFER_FLUSH) {
+        printf("FLUSH cutoff %" PRIu64 "\n", it->version);
         return;
     }
-    const struct frame_rec *r = &f->rec;
-    char key[FRAME_KEY_MAX * 4 + 8];
-    ctl_quote(key, sizeof(key), r->key, r->nkey, FRAME_KEY_MAX);
-    printf("%s %s", f->type == FRAME_SET ? "SET" : "TOMB", key);
-    printf(" version %" PRIu64, r->version);
-    if (f->type == FRAME_SET)
-        printf(" flags %u exptime %u bytes %u", r->flags, r->exptime, r->nvalue);
+    ctl_quote(key, sizeof(key), it->key, it->nkey, 250);
+    printf("%s %s version %" PRIu64, kind_name(it->kind), key, it->version);
+    if (it->kind == XFER_SET)
+        printf(" flags %u exptime %u bytes %zu", it->flags, it->exptime, it->nvalue);
     putchar('\n');
 }
 
-static void record_json(struct summary *s, const struct frame *f)
+static void record_json(struct summary *s, const struct xfer_item *it)
 {
     bool first = true;
-    char key[FRAME_KEY_MAX * 4 + 8];
+    char key[CTL_KEY_TEXT];
     fputs(s->listed ? ",\n  {" : "\n  {", stdout);
     s->listed = true;
     ctl_json_key(stdout, &first, "type");
-    ctl_json_str(stdout, frame_type_name(f->type));
-    if (f->type == FRAME_FLUSH) {
-        ctl_json_key(stdout, &first, "cutoff");
-        ctl_json_u64(stdout, true, f->flush.cutoff);
-        ctl_json_key(stdout, &first, "when");
-        ctl_json_u64(stdout, true, f->flush.when);
-        fputs("}", stdout);
-        return;
+    ctl_json_str(stdout, kind_name(it->kind));
+    if (it->kind != XFER_FLUSH) {
+        ctl_quote(key, sizeof(key), it->key, it->nkey, 250); /* \xNN for odd bytes */
+        ctl_json_key(stdout, &first, "key");
+        ctl_json_str(stdout, key);
     }
-    const struct frame_rec *r = &f->rec;
-    ctl_quote(key, sizeof(key), r->key, r->nkey, FRAME_KEY_MAX); /* \xNN for odd bytes */
-    ctl_json_key(stdout, &first, "key");
-    ctl_json_str(stdout, key);
-    ctl_json_key(stdout, &first, "version");
-    ctl_json_u64(stdout, true, r->version);
-    if (f->type == FRAME_SET) {
+    ctl_json_key(stdout, &first, it->kind == XFER_FLUSH ? "cutoff" : "version");
+    ctl_json_u64(stdout, true, it->version);
+    if (it->kind == XFER_SET) {
         ctl_json_key(stdout, &first, "flags");
-        ctl_json_u64(stdout, true, r->flags);
+        ctl_json_u64(stdout, true, it->flags);
         ctl_json_key(stdout, &first, "exptime");
-        ctl_json_u64(stdout, true, r->exptime);
+        ctl_json_u64(stdout, true, it->exptime);
         ctl_json_key(stdout, &first, "bytes");
-        ctl_json_u64(stdout, true, r->nvalue);
+        ctl_json_u64(stdout, true, it->nvalue);
     }
     fputs("}", stdout);
 }
 
 /* --- reading ------------------------------------------------------------------ */
 
-static void count(struct summary *s, const struct frame *f)
+static void count(struct summary *s, const struct xfer_item *it)
 {
-    uint64_t v;
-    if (f->type == FRAME_FLUSH) {
+    if (it->kind == XFER_FLUSH) {
         s->flushes++;
-        v = f->flush.cutoff;
     } else {
-        f->type == FRAME_SET ? s->sets++ : s->tombs++;
-        s->value_bytes += f->rec.nvalue;
-        s->key_bytes += f->rec.nkey;
-        v = f->rec.version;
+        it->kind == XFER_SET ? s->sets++ : s->tombs++;
+        s->value_bytes += it->nvalue;
+        s->key_bytes += it->nkey;
     }
-    if (v && (s->min_version == 0 || v < s->min_version))
-        s->min_version = v;
-    if (v > s->max_version)
-        s->max_version = v;
+    if (it->version && (s->min_version == 0 || it->version < s->min_version))
+        s->min_version = it->version;
+    if (it->version > s->max_version)
+        s->max_version = it->version;
 }
 
-static void read_all(struct snap_reader *rd, struct summary *s, bool records, bool json)
+/* Read every record; false if the file is damaged (s->error says where). */
+static bool read_all(struct xfer_source *src, struct summary *s, bool records, bool json)
 {
-    struct frame f;
-    enum snap_next nx;
-    while ((nx = snap_read_next(rd, &f)) == SNAP_RECORD) {
-        count(s, &f);
+    struct xfer_item it;
+    enum xfer_next nx;
+    while ((nx = src->next(src, &it)) == XFER_ITEM) {
+        count(s, &it);
         if (records && json)
-            record_json(s, &f);
+            record_json(s, &it);
         else if (records)
-            record_human(&f);
+            record_human(&it);
     }
-    if (nx == SNAP_ERROR)
-        s->error = snap_read_error(rd);
+    if (nx == XFER_ERROR)
+        s->error = src->err;
+    return nx == XFER_END;
 }
 
 /* --- output -------------------------------------------------------------------- */
 
-static void print_human(const char *path, const struct frame_file_header *h,
-                        const struct frame_file_trailer *t, const struct summary *s)
+static void print_human(const char *path, const struct xfer_source *src,
+                        const struct summary *s)
 {
+    const struct xfer_meta *m = &src->meta;
     char a[40], b[40];
     printf("file       %s (%" PRIu64 " bytes)\n", path, s->file_size);
-    printf("format     Tandem snapshot, format %d\n", FRAME_FILE_FORMAT);
-    printf("node       %u\n", h->node);
-    iso_ms(a, sizeof(a), h->created_ms);
-    printf("created    %s (%" PRIu64 " ms)\n", a, h->created_ms);
-    printf("history    %016" PRIx64 "\n", h->history);
-    printf("log_pos    %" PRIu64 "\n", h->log_pos);
+    printf("format     %s\n", src->format);
+    printf("node       %u\n", m->node);
+    iso_ms(a, sizeof(a), m->created_ms);
+    printf("created    %s (%" PRIu64 " ms)\n", a, m->created_ms);
+    if (m->source)
+        printf("source     %s (%s)\n", m->source, m->server ? m->server : "?");
+    printf("history    %016" PRIx64 "\n", m->history);
+    printf("log_pos    %" PRIu64 "\n", m->log_pos);
     printf("records    %" PRIu64 ": %" PRIu64 " items, %" PRIu64 " tombstones, %" PRIu64
            " flushes\n", s->sets + s->tombs + s->flushes, s->sets, s->tombs, s->flushes);
     printf("bytes      %" PRIu64 " value bytes, %" PRIu64 " key bytes\n", s->value_bytes,
@@ -150,57 +149,63 @@ static void print_human(const char *path, const struct frame_file_header *h,
     } else {
         printf("versions   - (no records)\n");
     }
-    if (t)
-        printf("integrity  OK (trailer: %" PRIu64 " records, digest %016" PRIx64 ")\n",
-               t->records, t->digest);
-    else
+    if (s->error)
         printf("integrity  DAMAGED: %s\n", s->error);
+    else if (src->has_digest)
+        printf("integrity  OK (trailer: %" PRIu64 " records, digest %016" PRIx64 ")\n",
+               src->end_records, src->digest);
+    else
+        printf("integrity  OK (end line: %" PRIu64 " records)\n", src->end_records);
 }
 
-static void print_json(const char *path, const struct frame_file_header *h,
-                       const struct frame_file_trailer *t, const struct summary *s)
+static void print_json(const char *path, const struct xfer_source *src,
+                       const struct summary *s)
 {
-    bool first = true;
+    const struct xfer_meta *m = &src->meta;
+    bool first = !s->records_open;
     char a[40];
-    if (!s->records_open)
+    if (first)
         fputs("{", stdout);
-    else
-        first = false;
     ctl_json_key(stdout, &first, "file");
     ctl_json_str(stdout, path);
+    ctl_json_key(stdout, &first, "format");
+    ctl_json_str(stdout, src->format);
 #define U(name, v)                               \
     do {                                         \
         ctl_json_key(stdout, &first, name);      \
         ctl_json_u64(stdout, true, v);           \
     } while (0)
     U("size", s->file_size);
-    U("format", FRAME_FILE_FORMAT);
-    U("node", h->node);
-    U("created_ms", h->created_ms);
-    iso_ms(a, sizeof(a), h->created_ms);
+    U("node", m->node);
+    U("created_ms", m->created_ms);
+    iso_ms(a, sizeof(a), m->created_ms);
     ctl_json_key(stdout, &first, "created");
     ctl_json_str(stdout, a);
-    U("history", h->history);
-    U("log_pos", h->log_pos);
+    ctl_json_key(stdout, &first, "source");
+    ctl_json_str(stdout, m->source);
+    ctl_json_key(stdout, &first, "server");
+    ctl_json_str(stdout, m->server);
+    U("history", m->history);
+    U("log_pos", m->log_pos);
     U("items", s->sets);
     U("tombstones", s->tombs);
     U("flushes", s->flushes);
     U("value_bytes", s->value_bytes);
     U("key_bytes", s->key_bytes);
+#undef U
     ctl_json_key(stdout, &first, "first_ms");
     ctl_json_u64(stdout, s->max_version != 0, xfer_version_ms(s->min_version));
     ctl_json_key(stdout, &first, "last_ms");
     ctl_json_u64(stdout, s->max_version != 0, xfer_version_ms(s->max_version));
     ctl_json_key(stdout, &first, "ok");
-    fputs(t ? "true" : "false", stdout);
+    fputs(s->error ? "false" : "true", stdout);
     ctl_json_key(stdout, &first, "digest");
-    if (t)
-        printf("\"%016" PRIx64 "\"", t->digest);
+    if (!s->error && src->has_digest)
+        printf("\"%016" PRIx64 "\"", src->digest);
     else
         fputs("null", stdout);
     ctl_json_key(stdout, &first, "error");
     ctl_json_str(stdout, s->error);
-#undef U
     fputs("}\n", stdout);
 }
 
@@ -209,8 +214,8 @@ static int inspect_file(const char *path, bool json, bool records)
     char err[XFER_ERR_MAX];
     struct summary s = {0};
     struct stat st;
-    struct snap_reader *rd = snap_read_open(path, err, sizeof(err));
-    if (!rd) {
+    struct xfer_source *src = xfer_open_source(path, 0, err, sizeof(err));
+    if (!src) {
         if (json) {
             fputs("{\"file\": ", stdout);
             ctl_json_str(stdout, path);
@@ -221,23 +226,21 @@ static int inspect_file(const char *path, bool json, bool records)
         fprintf(stderr, "tandemctl inspect: %s\n", err);
         return CTL_EXIT_ERROR;
     }
-    s.file_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : snap_read_size(rd);
+    s.file_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : src->total_bytes;
     if (json && records) {
         fputs("{\"records\": [", stdout);
         s.records_open = true;
     }
-    read_all(rd, &s, records, json);
+    read_all(src, &s, records, json);
     if (json && records)
         fputs(s.listed ? "\n]" : "]", stdout);
-    const struct frame_file_header *h = snap_read_header(rd);
-    const struct frame_file_trailer *t = snap_read_trailer(rd);
     if (json)
-        print_json(path, h, t, &s);
+        print_json(path, src, &s);
     else
-        print_human(path, h, t, &s);
+        print_human(path, src, &s);
     if (s.error)
         fprintf(stderr, "tandemctl inspect: %s\n", s.error);
-    snap_read_close(rd);
+    src->close(src);
     return s.error ? CTL_EXIT_ERROR : CTL_EXIT_OK;
 }
 
@@ -256,6 +259,11 @@ static int run_inspect(int argc, char **argv)
         ctl_usage_error("inspect", "takes one snapshot or backup file, got %d", o.nargs);
         return CTL_EXIT_ERROR;
     }
+    if (xfer_format_of(o.args[0]) == XFER_FMT_PG) {
+        ctl_usage_error("inspect", "reads files; for a PostgreSQL backup use "
+                        "'tandemctl restore --from URL --dry-run'");
+        return CTL_EXIT_ERROR;
+    }
     return inspect_file(o.args[0], o.json, records);
 }
 
@@ -266,7 +274,7 @@ const struct ctl_command ctl_inspect_command = {
         "usage: tandemctl inspect FILE [--json] [--records]\n"
         "\n"
         "Read a snapshot (tandemd --snapshot-dir) or backup file (tandemctl backup\n"
-        "--to FILE) whole and print its header (format, node, created time,\n"
+        "--to FILE or FILE.jsonl) whole and print its header (format, node, created time,\n"
         "history, log position), its item, tombstone and flush counts, their\n"
         "bytes, the time range of their versions, and whether the trailer's\n"
         "record count and digest match. A damaged file (truncated, a flipped bit,\n"

@@ -131,6 +131,7 @@ struct jsonl_source {
     uint64_t lineno;  /* of the last line read */
     uint64_t items;
     bool header, ended;
+    char source[256], server[32]; /* the header's, copied out of the line */
 };
 
 static uint64_t src_done(const struct xfer_source *base)
@@ -185,6 +186,11 @@ static enum xfer_next src_next(struct xfer_source *base, struct xfer_item *it)
             return src_fail(s, at, "not a Tandem JSON lines backup (the first line is not "
                                    "a {\"format\":\"tandem-jsonl\",...} header)");
         s->header = true;
+        base->meta = rec.meta;
+        snprintf(s->source, sizeof(s->source), "%s", rec.meta.source ? rec.meta.source : "");
+        snprintf(s->server, sizeof(s->server), "%s", rec.meta.server ? rec.meta.server : "");
+        base->meta.source = rec.meta.source ? s->source : NULL;
+        base->meta.server = rec.meta.server ? s->server : NULL;
         return src_next(base, it);
     }
     if (rec.kind == CTL_JSONL_HEADER)
@@ -200,6 +206,7 @@ static enum xfer_next src_next(struct xfer_source *base, struct xfer_item *it)
         if (getc(s->f) != EOF)
             return src_fail(s, s->offset, "bytes after the end line");
         s->ended = true;
+        base->end_records = rec.records;
         return XFER_END;
     }
     s->items++;
@@ -234,6 +241,7 @@ struct xfer_source *ctl_jsonl_source(const char *path, char *err, size_t errlen)
     s->base.done_bytes = src_done;
     s->base.close = src_close;
     s->base.total_bytes = (uint64_t)st.st_size;
+    s->base.format = "Tandem JSON lines, format_version 1";
     return &s->base;
 }
 

@@ -106,6 +106,14 @@ static enum ctl_status send_apply(struct ctl_put *p)
 
 static enum ctl_status queue_frame(struct ctl_put *p, const struct xfer_item *it)
 {
+    /* a batch stays under CTL_PUT_APPLY_BYTES unless one frame is larger:
+     * never near the node's 64 MiB limit */
+    size_t frame = FRAME_OVERHEAD + 64 + it->nkey + it->nvalue;
+    if (p->pending && p->out.len - APPLY_HEAD + frame > CTL_PUT_APPLY_BYTES) {
+        enum ctl_status rc = ctl_put_flush(p);
+        if (rc != CTL_OK)
+            return rc;
+    }
     if (p->out.len == 0)
         buf_append(&p->out, "                                ", APPLY_HEAD);
     struct frame_rec r = {

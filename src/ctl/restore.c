@@ -16,10 +16,12 @@
  * (files hold absolute expiry times). FLUSH records are never replayed: a
  * restore adds data, it does not wipe any.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/ctl.h"
 #include "ctl/fetch.h"
@@ -69,9 +71,7 @@ static bool verify_source(struct restore *r)
 static struct xfer_source *open_source(struct restore *r)
 {
     char err[XFER_ERR_MAX];
-    struct xfer_source *s = r->fmt == XFER_FMT_PG ? ctl_pg_source(r->from, r->pg_id, err, sizeof(err))
-                            : r->fmt == XFER_FMT_JSONL ? ctl_jsonl_source(r->from, err, sizeof(err))
-                                                       : ctl_snapfile_source(r->from, err, sizeof(err));
+    struct xfer_source *s = xfer_open_source(r->from, r->pg_id, err, sizeof(err));
     if (!s)
         fprintf(stderr, "tandemctl restore: %s%s\n", err,
                 r->salvage ? " (no valid records before it: nothing was applied)" : "");
@@ -188,6 +188,7 @@ static bool pump(struct restore *r, struct xfer_source *s, struct ctl_put *p)
     enum xfer_next nx;
     uint64_t records = 0;
     r->prog.total_bytes = s->total_bytes;
+    r->prog.total_items = s->total_items;
     while ((nx = s->next(s, &it)) == XFER_ITEM) {
         if (!one(r, p, &it, xfer_now()))
             return false;
@@ -238,6 +239,10 @@ static int restore_run(struct restore *r)
     struct xfer_source *s = NULL;
     int rc = CTL_EXIT_ERROR;
     ctl_progress_start(&r->prog, "restore");
+    if (r->fmt != XFER_FMT_PG && access(r->from, R_OK) != 0) {
+        fprintf(stderr, "tandemctl restore: %s: cannot open: %s\n", r->from, strerror(errno));
+        return rc;
+    }
     if (!r->salvage && !verify_source(r))
         return rc;
     if (!connect_target(r) || !(s = open_source(r)))

@@ -101,8 +101,13 @@ static enum xfer_next src_next(struct xfer_source *base, struct xfer_item *it)
 {
     struct snap_source *s = (struct snap_source *)base;
     struct frame f;
+    const struct frame_file_trailer *t;
     switch (snap_read_next(s->r, &f)) {
     case SNAP_END:
+        t = snap_read_trailer(s->r);
+        base->end_records = t->records;
+        base->digest = t->digest;
+        base->has_digest = true;
         return XFER_END;
     case SNAP_ERROR:
         snprintf(base->err, sizeof(base->err), "%s", snap_read_error(s->r));
@@ -147,6 +152,10 @@ struct xfer_source *ctl_snapfile_source(const char *path, char *err, size_t errl
     s->base.done_bytes = src_done;
     s->base.close = src_close;
     s->base.total_bytes = snap_read_size(s->r);
+    s->base.format = "Tandem snapshot, format 1";
+    const struct frame_file_header *h = snap_read_header(s->r);
+    s->base.meta = (struct xfer_meta){.node = h->node, .created_ms = h->created_ms,
+                                      .history = h->history, .log_pos = h->log_pos};
     return &s->base;
 }
 

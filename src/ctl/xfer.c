@@ -17,6 +17,19 @@
 #include "core/hlc.h"
 #include "ctl/ctl.h"
 
+struct xfer_source *xfer_open_source(const char *arg, uint64_t pg_id, char *err, size_t errlen)
+{
+    switch (xfer_format_of(arg)) {
+    case XFER_FMT_PG:
+        return ctl_pg_source(arg, pg_id, err, errlen);
+    case XFER_FMT_JSONL:
+        return ctl_jsonl_source(arg, err, errlen);
+    case XFER_FMT_SNAPSHOT:
+        break;
+    }
+    return ctl_snapfile_source(arg, err, errlen);
+}
+
 static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
 enum xfer_format xfer_format_of(const char *arg)

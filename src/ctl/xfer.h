@@ -77,7 +77,19 @@ struct xfer_source {
     uint64_t total_items; /* 0: unknown */
     void (*close)(struct xfer_source *s);
     char err[XFER_ERR_MAX];
+    /* What the backup says about itself: the header once read (files: at
+     * open or with the first record), and at XFER_END the count its end
+     * record holds and, for snapshot files, the digest. */
+    const char *format;   /* "Tandem snapshot, format 1", ... */
+    struct xfer_meta meta;
+    uint64_t end_records;
+    bool has_digest;
+    uint64_t digest;
 };
+
+/* Open any backup source by what arg names (xfer_format_of); pg_id as for
+ * ctl_pg_source. NULL with err set. */
+struct xfer_source *xfer_open_source(const char *arg, uint64_t pg_id, char *err, size_t errlen);
 
 /* Which format a FILE, FILE.jsonl or postgresql:// argument names. */
 enum xfer_format { XFER_FMT_SNAPSHOT, XFER_FMT_JSONL, XFER_FMT_PG };

@@ -544,6 +544,24 @@ def test_inspect(backup_file):
     assert rc == 1 and "missing.tsnap" in err
 
 
+def test_inspect_jsonl(server_factory, tmp_path):
+    t = server_factory()
+    put(t.addr, {b"a": (b"1", 0, 0), b"b": (b"22", 0, 0)})
+    f = tmp_path / "t.jsonl"
+    assert ctl("backup", "--from", t.addr, "--to", f)[0] == 0
+    rc, out, err = ctl("inspect", f)
+    assert rc == 0, err
+    assert "format     Tandem JSON lines, format_version 1\n" in out
+    assert "source     %s (tandemd)\n" % t.addr in out
+    assert "records    2: 2 items, 0 tombstones, 0 flushes\n" in out
+    assert "integrity  OK (end line: 2 records)\n" in out
+    f.write_bytes(f.read_bytes()[:-5])
+    rc, out, err = ctl("inspect", f, "--json")
+    doc = json.loads(out)
+    assert rc == 1 and doc["ok"] is False and doc["items"] == 2
+    assert doc["error"].startswith("%s: offset " % f) and "truncated" in doc["error"]
+
+
 def test_tandemd_snapshot_restores_elsewhere(server_factory, tmp_path):
     d = tmp_path / "snaps"
     d.mkdir()
