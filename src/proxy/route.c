@@ -201,7 +201,9 @@ bool route_pop_reply(struct client *c, struct buf *out)
     struct creq *rq = c->head;
     if (!rq || !rq->done)
         return false;
-    if (rq->reply_from)
+    if (rq->cmd == PROTO_CMD_STATS && rq->reply.len == 0)
+        stats_write(c->px, c->pool, out);
+    else if (rq->reply_from)
         buf_append(out, rq->reply_from->rsp.data, rq->reply_from->rsp.len);
     else
         buf_append(out, rq->reply.data, rq->reply.len);
@@ -695,9 +697,9 @@ void route_request(struct client *c, const struct proto_req *req, const char *li
         struct creq *rq = creq_new(c, CRQ_LOCAL, req->cmd);
         if (!rq)
             return;
-        if (req->ntokens == 1)
-            stats_write(c->px, c->pool, &rq->reply);
-        else
+        /* plain `stats` is written when its turn comes (route_pop_reply), so
+         * it counts the requests before it, as memcached's would */
+        if (req->ntokens != 1)
             reply_text(rq, "ERROR\r\n");
         finish(rq);
         return;
