@@ -580,6 +580,34 @@ def test_tandemd_snapshot_restores_elsewhere(server_factory, tmp_path):
     assert_same(dump(a.addr), dump(b.addr))
 
 
+def test_snapshot_tombstones_delete_older_copies(server_factory, tmp_path):
+    d = tmp_path / "snaps"
+    d.mkdir()
+    # tombstones are kept by a node that replicates (a peer may need them)
+    a = server_factory("--snapshot-dir", d, "--repl-port", free_port(), "--node-id", 3)
+    put(a.addr, {b"doomed": (b"old", 1, 0), b"kept": (b"k", 2, 0)})
+    before = str(tmp_path / "before.tsnap")
+    assert ctl("backup", "--from", a.addr, "--to", before)[0] == 0
+    with a.conn() as c:
+        assert c.call(b"delete doomed\r\n") == b"DELETED\r\n"
+        reply = c.call(b"snapshot\r\n", timeout=30)
+    assert reply.startswith(b"OK "), reply
+    snap = reply[3:-2].decode()
+    rc, out, err = ctl("inspect", snap)
+    assert rc == 0 and "1 items, 1 tombstones" in out, out + err
+    b = server_factory("--repl-port", free_port(), "--node-id", 4)
+    assert ctl("restore", "--from", before, "--to", b.addr)[0] == 0
+    assert set(dump(b.addr)) == {b"doomed", b"kept"}
+    rc, out, err = ctl("restore", "--from", snap, "--to", b.addr)
+    assert rc == 0, err
+    assert "; 1 tombstones" in out
+    assert set(dump(b.addr)) == {b"kept"}  # the delete is newer than the copy b held
+    # and an old backup does not bring the deleted key back
+    rc, out, err = ctl("restore", "--from", before, "--to", b.addr)
+    assert rc == 0 and summary(out)["ignored"] == 2, out
+    assert set(dump(b.addr)) == {b"kept"}
+
+
 def test_postgresql_password_is_never_shown(server_factory, postgres):
     url, secret_url = postgres
     t = server_factory()
