@@ -199,3 +199,60 @@ def test_client_going_away_with_requests_in_flight(px):
     wait_for(lambda: len(slow) >= 1, what="requests to reach the backend")
     with p.conn() as c:
         assert c.call(b"get b\r\n") == b"END\r\n"
+
+
+def _copies_of(bs, p, key):
+    """Which backends hold key after a write through the proxy."""
+    with p.conn() as c:
+        assert c.call(b"set %s 0 0 1\r\nv\r\n" % key) == b"STORED\r\n"
+    return [b for b in bs if b.keys_present([key])]
+
+
+@pytest.mark.parametrize("balance,spread", [("round-robin", True), ("hash", False),
+                                            ("least-connections", None)])
+def test_replicated_reads_are_balanced(px, balance, spread):
+    bs = [px.backend() for _ in range(3)]
+    p = px.proxy(pool(["%s:1" % b.addr for b in bs], replicas=2, balance=balance))
+    holders = _copies_of(bs, p, b"bal")
+    assert len(holders) == 2
+    before = {b.addr: int(p.stats()["server:alpha:%s:requests" % b.addr]) for b in holders}
+    with p.conn() as c:
+        for _ in range(20):
+            assert get(c, b"bal") == b"v"
+    st = p.stats()
+    reads = [int(st["server:alpha:%s:requests" % b.addr]) - before[b.addr] for b in holders]
+    assert sum(reads) == 20
+    if spread is True:
+        assert reads == [10, 10]
+    elif spread is False:
+        assert sorted(reads) == [0, 20]
+
+
+def test_failover_on_miss_reads_the_other_copy(px):
+    """A copy that missed a write (as after an outage) answers a miss; with
+    failover_on_miss the read goes on to the next copy and finds the value."""
+    bs = [px.backend() for _ in range(3)]
+    servers = ["%s:1" % b.addr for b in bs]
+    p = px.proxy(pool(servers, replicas=2, read_from="primary"))
+    holders = _copies_of(bs, p, b"fom")
+    primary, second = holders[0], holders[1]
+    # which one is the primary? delete on each directly and see what the proxy reads
+    with primary.conn() as c:
+        assert c.call(b"delete fom\r\n") == b"DELETED\r\n"
+    with p.conn() as c:
+        first = get(c, b"fom")
+    if first == b"v":
+        primary, second = second, primary  # we deleted from the second copy
+        with primary.conn() as c:
+            assert c.call(b"delete fom\r\n") == b"DELETED\r\n"
+        with second.conn() as c:
+            assert c.call(b"set fom 0 0 1\r\nv\r\n") == b"STORED\r\n"
+        with p.conn() as c:
+            assert get(c, b"fom") is None
+    # same pool with failover_on_miss: the miss on the primary goes on to the second copy
+    q = px.proxy(pool(servers, replicas=2, read_from="primary", failover_on_miss=True))
+    with q.conn() as c:
+        assert get(c, b"fom") == b"v"
+        assert c.call(b"get fom nothere\r\n", until=b"END\r\n") == b"VALUE fom 0 1\r\nv\r\nEND\r\n"
+        assert c.call(b"mg fom v\r\n", until=b"\r\nv\r\n") == b"VA 1\r\nv\r\n"
+    assert int(q.stats()["pool:alpha:failovers"]) >= 3
