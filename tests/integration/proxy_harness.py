@@ -2,7 +2,7 @@
 Plumbing for the tandem-proxy tests: backends (stock memcached or tandemd),
 fake backends that misbehave on purpose, and the proxy itself.
 
-  ProxyEnv(workdir)           one per test (fixture `px` in test_proxy*.py)
+  ProxyEnv(workdir)           one per test: the fixture `px` below
     .backend(kind="memcached"|"tandemd", port=None) -> Backend (started)
     .fake(handler)            -> FakeBackend: a thread answering with handler(line)
     .proxy(yaml_text)         -> Proxy (started, answers `version`)
@@ -19,6 +19,8 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 import harness
 
@@ -228,6 +230,19 @@ class ProxyEnv:
         for b in self.backends:
             b.stop()
         return problems
+
+
+@pytest.fixture
+def px(tmp_path):
+    """A ProxyEnv for one test; fails the test if the proxy did not exit
+    cleanly or left a sanitizer report."""
+    if not os.path.exists(PROXY):
+        pytest.fail("proxy binary %s not found (set TANDEM_PROXY)" % PROXY, pytrace=False)
+    env = ProxyEnv(tmp_path / "px")
+    yield env
+    problems = env.stop()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def pool(servers, port="@PORT@", **keys):

@@ -4,13 +4,13 @@ the config checker. Backends are real memcached / tandemd processes; the
 proxy runs under ASan in `make integration`.
 """
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 import harness
 import proxy_harness as ph
+from proxy_harness import px  # noqa: F401 (the fixture)
 from proxy_harness import pool
 
 KETAMA = Path("/work/shared/testdata/ketama")
@@ -18,16 +18,6 @@ if not KETAMA.exists():
     KETAMA = harness.REPO.parent / "shared" / "testdata" / "ketama"
 
 
-@pytest.fixture
-def px(tmp_path, request):
-    import os
-    if not os.path.exists(ph.PROXY):
-        pytest.fail("proxy binary %s not found (set TANDEM_PROXY)" % ph.PROXY, pytrace=False)
-    env = ph.ProxyEnv(tmp_path / "px")
-    yield env
-    problems = env.stop()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def three(px, kind="memcached"):

@@ -1,7 +1,6 @@
 """
 tandem-proxy when backends die, come back, stall or talk nonsense.
 """
-import os
 import socket
 import threading
 import time
@@ -9,18 +8,10 @@ import time
 import pytest
 
 import proxy_harness as ph
+from proxy_harness import px  # noqa: F401 (the fixture)
 from proxy_harness import pool, wait_for
 
 
-@pytest.fixture
-def px(tmp_path):
-    if not os.path.exists(ph.PROXY):
-        pytest.fail("proxy binary %s not found (set TANDEM_PROXY)" % ph.PROXY, pytrace=False)
-    env = ph.ProxyEnv(tmp_path / "px")
-    yield env
-    problems = env.stop()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def get(c, key):
