@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-import proxy_harness as ph
 from proxy_harness import px  # noqa: F401 (the fixture)
 from proxy_harness import pool, wait_for
 
