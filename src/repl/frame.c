@@ -217,6 +217,9 @@ static enum frame_status dec_tomb(struct rd *r, struct frame *f)
 
 static enum frame_status dec_flush(struct rd *r, struct frame *f)
 {
+    /* the length the flag implies, checked as the header's length is */
+    if (r->end - r->off != ((f->fl & FRAME_FL_ISSUED) ? 30u : 22u))
+        return fail(f, FRAME_E_LENGTH, 0);
     f->flush.origin = (uint16_t)rd_num(r, 2);
     f->flush.seq = rd_num(r, 8);
     f->flush.cutoff = rd_num(r, 8);
