@@ -156,10 +156,16 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,u
 # its CRC, the proxy's reply parser on nothing); linking just those keeps
 # the targets small.
 FUZZ_SRC := src/core/buf.c $(PROTO) $(wildcard src/repl/frame.c src/repl/crc32c.c src/proxy/rsp.c)
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
+# A target that needs more (a file reader, a config parser) names it in
+# FUZZ_SRC_<target> and FUZZ_LIBS_<target>, linked into that target only.
+FUZZ_SRC_fuzz_jsonl := src/ctl/jsonl.c src/ctl/b64.c
+FUZZ_SRC_fuzz_snapshot := src/snapshot/reader.c
+FUZZ_SRC_fuzz_proxy_conf := src/proxy/conf.c $(CLUSTER)
+FUZZ_LIBS_fuzz_proxy_conf := -lyaml
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $$(FUZZ_SRC_$$*)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lcrypto
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lcrypto $(FUZZ_LIBS_$*)
 
 fuzz-build: deps deps-test $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
