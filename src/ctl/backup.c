@@ -41,6 +41,8 @@ struct listing {
 static bool collect(void *arg, const struct ctl_meta *m)
 {
     struct listing *l = arg;
+    if (xfer_interrupted())
+        return false; /* stops the dump */
     ctl_progress_update(l->prog, l->ks->n + 1, 0);
     return ctl_keyset_add(l->ks, m->key, m->nkey, m->cas);
 }
@@ -79,7 +81,7 @@ static bool copy_items(struct backup *b, struct ctl_conn *c, const struct ctl_ke
     struct ctl_keyref batch[CTL_FETCH_BATCH];
     enum ctl_status rc = CTL_OK;
     b->prog.total_items = ks->n;
-    for (size_t i = 0; i < ks->n && rc == CTL_OK && !f.stopped;) {
+    for (size_t i = 0; i < ks->n && rc == CTL_OK && !f.stopped && !xfer_interrupted();) {
         size_t n = 0;
         for (; n < CTL_FETCH_BATCH && i < ks->n; n++, i++)
             batch[n] = (struct ctl_keyref){ctl_keyset_key(ks, i), ks->keys[i].len};
@@ -94,6 +96,11 @@ static bool copy_items(struct backup *b, struct ctl_conn *c, const struct ctl_ke
     }
     if (f.stopped) {
         fprintf(stderr, "tandemctl backup: %s\n", b->sink->err);
+        return false;
+    }
+    if (xfer_interrupted()) {
+        fprintf(stderr, "tandemctl backup: interrupted after %" PRIu64 " items\n",
+                b->counts.items);
         return false;
     }
     return true;
@@ -115,10 +122,14 @@ static int backup_run(struct backup *b, int timeout_ms, const char *dest)
     struct listing l = {&ks, &listed};
     ctl_progress_start(&listed, "backup: listing keys");
     ctl_progress_start(&b->prog, "backup");
+    xfer_catch_signals();
     if (ctl_conn_open(c, b->from, timeout_ms) != CTL_OK || ctl_node_probe(c, &info) != CTL_OK ||
         ctl_metadump(c, collect, &l) != CTL_OK) {
         ctl_progress_clear(&listed);
-        ctl_report("backup", c);
+        if (xfer_interrupted())
+            fprintf(stderr, "tandemctl backup: interrupted while listing keys\n");
+        else
+            ctl_report("backup", c);
         goto out;
     }
     ctl_progress_clear(&listed);

@@ -190,6 +190,11 @@ static bool pump(struct restore *r, struct xfer_source *s, struct ctl_put *p)
     r->prog.total_bytes = s->total_bytes;
     r->prog.total_items = s->total_items;
     while ((nx = s->next(s, &it)) == XFER_ITEM) {
+        if (xfer_interrupted()) {
+            ctl_progress_clear(&r->prog);
+            fprintf(stderr, "tandemctl restore: interrupted\n");
+            return false;
+        }
         if (!one(r, p, &it, xfer_now()))
             return false;
         ctl_progress_update(&r->prog, ++records, s->done_bytes(s));
@@ -239,6 +244,7 @@ static int restore_run(struct restore *r)
     struct xfer_source *s = NULL;
     int rc = CTL_EXIT_ERROR;
     ctl_progress_start(&r->prog, "restore");
+    xfer_catch_signals();
     if (r->fmt != XFER_FMT_PG && access(r->from, R_OK) != 0) {
         fprintf(stderr, "tandemctl restore: %s: cannot open: %s\n", r->from, strerror(errno));
         return rc;

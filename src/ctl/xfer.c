@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,26 @@ void xfer_take_flag(int *argc, char **argv, const char *name, bool *flag)
         }
     }
 }
+
+/* Set by the signal handler, read by the one thread that runs the command:
+ * the process owns it, for the length of a backup or restore. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = 1;
+    signal(sig, SIG_DFL); /* a second ^C kills at once */
+}
+
+void xfer_catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool xfer_interrupted(void) { return interrupted != 0; }
 
 uint32_t xfer_now(void) { return (uint32_t)time(NULL); }
 

@@ -106,6 +106,12 @@ bool xfer_take_value(const char *cmd, int *argc, char **argv, const char *name,
                      const char **value);
 void xfer_take_flag(int *argc, char **argv, const char *name, bool *flag);
 
+/* Catch SIGINT and SIGTERM so a long backup or restore can stop between
+ * batches and clean up (a backup leaves nothing under DEST); a second
+ * signal kills as usual. xfer_interrupted() says whether one came. */
+void xfer_catch_signals(void);
+bool xfer_interrupted(void);
+
 /* Unix time now, in seconds and in milliseconds. */
 uint32_t xfer_now(void);
 uint64_t xfer_now_ms(void);

@@ -668,6 +668,75 @@ def test_progress_line_on_a_terminal(server_factory, tmp_path):
     assert summary(out)["items"] == 1000
 
 
+class SlowNode:
+    """A memcached-speaking server for one client: `stats replication` is
+    ERROR (a memcached), the metadump lists `nkeys` keys, and each pipelined
+    mg batch is answered after `delay` seconds. `batches` counts the answers."""
+
+    def __init__(self, nkeys, delay):
+        import socket
+        self.nkeys, self.delay, self.batches = nkeys, delay, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        c, _ = self.sock.accept()
+        c.settimeout(30)
+        buf = b""
+        try:
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+                lines = buf.split(b"\r\n")
+                buf = lines.pop()
+                out = []
+                for line in lines:
+                    if line == b"stats replication":
+                        out.append(b"ERROR\r\n")
+                    elif line == b"lru_crawler metadump all":
+                        out.extend(b"key=k%d exp=-1 la=0 cas=%d fetch=no cls=1 size=60\n"
+                                   % (i, i + 1) for i in range(self.nkeys))
+                        out.append(b"END\r\n")
+                    elif line.startswith(b"mg "):
+                        key = line.split()[1]
+                        out.append(b"VA 1 f0 t-1 c1 k%s\r\nx\r\n" % key)
+                if any(x.startswith(b"VA") for x in out):
+                    time.sleep(self.delay)  # the slow part: a server far away
+                    self.batches += 1
+                c.sendall(b"".join(out))
+        except OSError:
+            return
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("dest", ["x.tsnap", "x.jsonl"])
+def test_interrupted_backup_leaves_nothing(tmp_path, dest):
+    node = SlowNode(nkeys=128 * 100, delay=0.05)  # 100 batches: 5 s
+    target = tmp_path / dest
+    p = subprocess.Popen([CTL, "backup", "--from", node.addr, "--to", str(target)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: node.batches >= 2, timeout=30, what="two batches to be fetched")
+        p.send_signal(2)  # SIGINT, as ^C
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        node.close()
+    assert p.returncode == 1, err
+    assert re.search(rb"tandemctl backup: interrupted after \d+ items", err), err
+    assert b"nothing was written to %s" % str(target).encode() in err
+    assert os.listdir(tmp_path) == []  # neither the file nor its .tmp
+
+
 @pytest.mark.parametrize("args,message", [
     (("backup", "--to", "x.tsnap"), "needs --from HOST:PORT and --to"),
     (("backup", "--from", "a:1", "--to"), "--to needs a value"),
