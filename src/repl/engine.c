@@ -314,6 +314,14 @@ const char *repl_master(const struct repl *r) { return r->master[0] ? r->master 
 
 bool repl_read_only(struct repl *r) { return atomic_load(&r->read_only); }
 
+uint16_t repl_node_id(const struct repl *r) { return r->cfg.node_id; }
+
+void repl_log_position(const struct repl *r, uint64_t *history, uint64_t *pos)
+{
+    *history = repl_log_history(r->log);
+    *pos = repl_log_last(r->log);
+}
+
 /* --- stats replication ------------------------------------------------------------ */
 
 static const char *state_name(int st, bool syncing)

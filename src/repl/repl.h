@@ -76,6 +76,12 @@ bool repl_synced(const struct repl *r);
 /* "host:port" of the master for a replica's refusal message, or NULL. */
 const char *repl_master(const struct repl *r);
 
+/* This node's id in versions (given or derived). */
+uint16_t repl_node_id(const struct repl *r);
+
+/* Where the write log stands: its history id and newest position. */
+void repl_log_position(const struct repl *r, uint64_t *history, uint64_t *pos);
+
 /* Following a master (--replica-of, or since repl_follow): writes are refused. */
 bool repl_read_only(struct repl *r);
 

@@ -56,8 +56,7 @@
 #include "core/clock.h"
 #include "core/hlc.h"
 #include "core/log.h"
-#include "repl/link.h"
-#include "repl/log.h"
+#include "repl/repl.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "snapshot/snapshot.h"
@@ -256,16 +255,18 @@ static void write_flush_state(struct snap_writer *w, struct store *s)
         snap_write_flush(w, &fl[i]);
 }
 
+/* The node id versions carry: the replication engine's (given or derived), else hlc's. */
+static uint16_t node_of(const struct snapshotter *sn)
+{
+    return sn->srv->repl ? repl_node_id(sn->srv->repl) : hlc_node();
+}
+
 /* The header: who wrote it, when, and where this node's write log stood. */
 static struct frame_file_header make_header(struct snapshotter *sn, uint64_t created_ms)
 {
-    struct frame_file_header h = {.node = (uint16_t)sn->srv->settings->node_id,
-                                  .created_ms = created_ms};
-    struct repl *r = sn->srv->repl;
-    if (r && r->log) {
-        h.history = repl_log_history(r->log);
-        h.log_pos = repl_log_last(r->log);
-    }
+    struct frame_file_header h = {.node = node_of(sn), .created_ms = created_ms};
+    if (sn->srv->repl)
+        repl_log_position(sn->srv->repl, &h.history, &h.log_pos);
     return h;
 }
 
@@ -275,7 +276,7 @@ static bool take(struct snapshotter *sn, uint64_t created_ms, char *result, size
                  uint64_t *items, uint64_t *bytes)
 {
     char path[512];
-    snap_dir_name(path, sizeof(path), sn->dir, created_ms, (uint16_t)sn->srv->settings->node_id);
+    snap_dir_name(path, sizeof(path), sn->dir, created_ms, node_of(sn));
     struct frame_file_header h = make_header(sn, created_ms);
     struct snap_writer *w = snap_write_open(path, &h, result, resultlen);
     if (!w)
