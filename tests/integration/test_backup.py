@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import namedtuple
 from glob import glob
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -222,12 +223,21 @@ def postgres(tmp_path_factory):
                               "-o", opts, "-w", "-t", "60", "start"],
                    check=True, capture_output=True, timeout=90)
     try:
-        yield ("postgresql://tandem@/postgres?host=%s&port=%d" % (base, port),
-               "postgresql://tandem:hunter2-secret@/postgres?host=%s&port=%d" % (base, port))
+        yield Postgres("postgresql://tandem@/postgres?host=%s&port=%d" % (base, port),
+                       "postgresql://tandem:hunter2-secret@/postgres?host=%s&port=%d"
+                       % (base, port), [bindir + "/psql", "-h", str(base), "-p", str(port),
+                                        "-U", "tandem", "-d", "postgres", "-Atc"])
     finally:
         subprocess.run(as_user + [bindir + "/pg_ctl", "-D", str(data), "-m", "immediate",
                                   "-w", "-t", "60", "stop"], capture_output=True, timeout=90)
         shutil.rmtree(base, ignore_errors=True)
+
+
+class Postgres(namedtuple("Postgres", "url secret_url psql")):
+    def sql(self, query):
+        """One query through psql; its output, stripped."""
+        return subprocess.run(self.psql + [query], check=True, capture_output=True,
+                              timeout=30).stdout.decode().strip()
 
 
 def _has_user(name):
@@ -244,7 +254,7 @@ def _has_user(name):
 def test_round_trip_tandemd_to_tandemd(server_factory, tmp_path, request, kind):
     dest = {"file": str(tmp_path / "b.tsnap"), "jsonl": str(tmp_path / "b.jsonl")}.get(kind)
     if kind == "postgresql":  # started first: TTLs are compared within 2 s
-        dest = request.getfixturevalue("postgres")[0]
+        dest = request.getfixturevalue("postgres").url
     a, b = server_factory(), server_factory()
     put(a.addr, sample_items())
     src = dump(a.addr)
@@ -609,7 +619,7 @@ def test_snapshot_tombstones_delete_older_copies(server_factory, tmp_path):
 
 
 def test_postgresql_password_is_never_shown(server_factory, postgres):
-    url, secret_url = postgres
+    url, secret_url = postgres.url, postgres.secret_url
     t = server_factory()
     put(t.addr, {b"a": (b"1", 0, 0)})
     rc, out, err = ctl("backup", "--from", t.addr, "--to", secret_url)
@@ -717,10 +727,14 @@ class SlowNode:
         self.sock.close()
 
 
-@pytest.mark.parametrize("dest", ["x.tsnap", "x.jsonl"])
-def test_interrupted_backup_leaves_nothing(tmp_path, dest):
+@pytest.mark.parametrize("dest", ["x.tsnap", "x.jsonl", "postgresql"])
+def test_interrupted_backup_leaves_nothing(server_factory, tmp_path, request, dest):
+    pg = request.getfixturevalue("postgres") if dest == "postgresql" else None
+    if pg:  # one complete backup first, so the tables exist
+        assert ctl("backup", "--from", server_factory().addr, "--to", pg.url)[0] == 0
+    before = pg.sql("SELECT count(*) FROM tandem_backups") if pg else None
     node = SlowNode(nkeys=128 * 100, delay=0.05)  # 100 batches: 5 s
-    target = tmp_path / dest
+    target = pg.url if pg else tmp_path / dest
     p = subprocess.Popen([CTL, "backup", "--from", node.addr, "--to", str(target)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -734,7 +748,12 @@ def test_interrupted_backup_leaves_nothing(tmp_path, dest):
     assert p.returncode == 1, err
     assert re.search(rb"tandemctl backup: interrupted after \d+ items", err), err
     assert b"nothing was written to %s" % str(target).encode() in err
-    assert os.listdir(tmp_path) == []  # neither the file nor its .tmp
+    if pg:  # rolled back
+        assert pg.sql("SELECT count(*) FROM tandem_backups") == before
+        assert pg.sql("SELECT count(*) FROM tandem_backup_items WHERE backup_id NOT IN "
+                      "(SELECT backup_id FROM tandem_backups)") == "0"
+    else:
+        assert os.listdir(tmp_path) == []  # neither the file nor its .tmp
 
 
 @pytest.mark.parametrize("args,message", [
