@@ -367,7 +367,7 @@ const struct ctl_command ctl_restore_command = {
         "  --dry-run      say what would be restored (items, expired, bytes) and,\n"
         "                 with --to, how many keys exist there already; write nothing\n"
         "  --salvage      restore a damaged file's records up to the damage, and say\n"
-        "                 how many that was and what was lost\n"
+        "                 how many that was and what was lost (exit status 0)\n"
         "  --id N         the PostgreSQL backup_id to restore (default: the newest\n"
         "                 complete backup)\n"
         "  --timeout SEC  give up when the node makes no progress for SEC seconds;\n"
