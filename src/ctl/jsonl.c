@@ -298,8 +298,9 @@ static bool value(struct parser *ps, struct value *v)
 
 /* The members seen, before they are checked against the line's kind. */
 struct members {
-    struct value key, key_b64, value, value_b64, source, server;
-    bool has_key, has_key_b64, has_value, has_value_b64, has_source, has_server;
+    struct value key, key_b64, value, value_b64, source, source_b64, server, server_b64;
+    bool has_key, has_key_b64, has_value, has_value_b64, has_source, has_source_b64;
+    bool has_server, has_server_b64;
     bool has_flags, has_exptime, has_version, has_format, has_end, has_records;
     uint64_t flags, exptime, version, format_version, records;
     uint64_t node, created_ms, history, log_pos;
@@ -380,6 +381,10 @@ static bool member(struct parser *ps, struct members *m, const char *name, size_
         return v->type == V_NULL || want_str(ps, v, "source", &m->source, &m->has_source);
     if (IS("server"))
         return v->type == V_NULL || want_str(ps, v, "server", &m->server, &m->has_server);
+    if (IS("source_b64"))
+        return want_str(ps, v, "source_b64", &m->source_b64, &m->has_source_b64);
+    if (IS("server_b64"))
+        return want_str(ps, v, "server_b64", &m->server_b64, &m->has_server_b64);
     if (IS("end"))
         return (m->has_end = true) && want_bool(ps, v, "end", &m->end);
     if (IS("records"))
@@ -474,6 +479,26 @@ static bool item(struct parser *ps, const struct members *m, struct xfer_item *i
     return true;
 }
 
+/* The header's source or server: text or (as the encoder writes bytes that
+ * are not printable ASCII) base64, made a C string in place in the line. */
+static bool header_str(struct parser *ps, const char *name, bool has_text,
+                       const struct value *text, bool has_b64, const struct value *b64,
+                       const char **out)
+{
+    if (has_text && has_b64)
+        return fail(ps, "a header has at most one of \"%s\" and \"%s_b64\"", name, name);
+    if (!has_text && !has_b64)
+        return true;
+    const char *p;
+    size_t n;
+    if (!bytes_member(ps, name, has_text, text, has_b64, b64, &p, &n))
+        return false;
+    char *s = has_text ? text->s : b64->s;
+    s[n] = '\0'; /* the closing quote, or earlier */
+    *out = s;
+    return true;
+}
+
 bool ctl_jsonl_decode(char *line, size_t n, struct ctl_jsonl_rec *out, char *err,
                       size_t errlen)
 {
@@ -494,15 +519,10 @@ bool ctl_jsonl_decode(char *line, size_t n, struct ctl_jsonl_rec *out, char *err
         out->kind = CTL_JSONL_HEADER;
         out->meta = (struct xfer_meta){.node = (uint16_t)m.node, .created_ms = m.created_ms,
                                        .history = m.history, .log_pos = m.log_pos};
-        if (m.has_source) {
-            m.source.s[m.source.len] = '\0'; /* the closing quote, or later */
-            out->meta.source = m.source.s;
-        }
-        if (m.has_server) {
-            m.server.s[m.server.len] = '\0';
-            out->meta.server = m.server.s;
-        }
-        return true;
+        return header_str(&ps, "source", m.has_source, &m.source, m.has_source_b64,
+                          &m.source_b64, &out->meta.source) &&
+               header_str(&ps, "server", m.has_server, &m.server, m.has_server_b64,
+                          &m.server_b64, &out->meta.server);
     }
     if (m.has_end) {
         if (!m.end || !m.has_records)

@@ -130,6 +130,19 @@ static void test_header_and_end(void **state)
     assert_int_equal(rec.kind, CTL_JSONL_HEADER);
     assert_null(rec.meta.source);
     assert_null(rec.meta.server);
+    /* a source that is not printable ASCII is written base64 and read back */
+    buf_reset(&b);
+    m.source = "h\xc3\xb4te:11211";
+    ctl_jsonl_encode_header(&b, &m);
+    assert_non_null(strstr(b.data, "\"source_b64\":"));
+    if (!ctl_jsonl_decode(b.data, b.len - 1, &rec, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_string_equal(rec.meta.source, "h\xc3\xb4te:11211");
+    assert_string_equal(rec.meta.server, "tandemd");
+    char both[] = "{\"format\":\"tandem-jsonl\",\"format_version\":1,\"source\":\"a\","
+                  "\"source_b64\":\"YQ==\"}";
+    assert_false(ctl_jsonl_decode(both, strlen(both), &rec, err, sizeof(err)));
+    assert_non_null(strstr(err, "at most one of \"source\" and \"source_b64\""));
     buf_reset(&b);
     ctl_jsonl_encode_end(&b, 12345);
     const char *want = "{\"end\":true,\"records\":12345}\n";
