@@ -38,7 +38,7 @@ PY      := /usr/bin/python3
 PORT    ?= 11211
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test deps-bench run test unit integration valgrind conformance fuzz fuzz-build bench clean
+.PHONY: all deps deps-test deps-bench run test unit integration valgrind conformance fuzz fuzz-build bench bench-repl clean
 
 all: deps $(B)/tandemd $(B)/tandemctl $(B)/tandem-proxy
 
@@ -185,6 +185,10 @@ deps-bench:
 
 bench: deps deps-bench $(B)/tandemd
 	bench/run.sh
+
+# what replication costs: throughput with a replica, lag, full and partial sync
+bench-repl: deps deps-bench $(B)/tandemd
+	TANDEMD=$(B)/tandemd bench/repl.sh
 
 clean:
 	rm -rf $(B)
