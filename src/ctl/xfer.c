@@ -61,7 +61,9 @@ void xfer_redact(char *out, size_t outlen, const char *arg)
     const char *p = arg;
     if (scheme) {
         const char *auth = scheme + 3;
-        const char *at = strpbrk(auth, "@/?");
+        /* as libpq reads it: user info ends at the first '@' before any '/'
+         * ('?' does not end it: "u:pa?ss@h" is password "pa?ss") */
+        const char *at = strpbrk(auth, "@/");
         const char *colon = at && *at == '@' ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
         if (colon) { /* user:password@ */
             put(out, outlen, &o, arg, (size_t)(colon + 1 - arg));

@@ -248,6 +248,11 @@ static void test_redact(void **state)
     assert_string_equal(out, "postgresql://bob:***@db:5432/x?sslmode=require");
     xfer_redact(out, sizeof(out), "postgresql://db/x?user=bob&password=s3cret&port=5");
     assert_string_equal(out, "postgresql://db/x?user=bob&password=***&port=5");
+    /* libpq takes an unencoded '?' as part of the password */
+    xfer_redact(out, sizeof(out), "postgresql://bob:s3?cret@db/x");
+    assert_string_equal(out, "postgresql://bob:***@db/x");
+    xfer_redact(out, sizeof(out), "postgresql://db:5432?sslmode=require");
+    assert_string_equal(out, "postgresql://db:5432?sslmode=require");
     xfer_redact(out, sizeof(out), "postgresql://bob@db/x");
     assert_string_equal(out, "postgresql://bob@db/x");
     xfer_redact(out, sizeof(out), "/tmp/a:b@c.jsonl");
