@@ -247,10 +247,12 @@ bool snap_write_commit(struct snap_writer *w, char *err, size_t errlen)
     drain(w);
     if (!w->err[0] && fsync(w->fd) != 0)
         fail(w, "fsync failed", errno);
-    if (!w->err[0] && close(w->fd) != 0)
-        fail(w, "close failed", errno);
-    else if (!w->err[0])
-        w->fd = -1;
+    if (!w->err[0]) {
+        int rc = close(w->fd);
+        w->fd = -1; /* released even when close fails: abort must not close it again */
+        if (rc != 0)
+            fail(w, "close failed", errno);
+    }
     if (!w->err[0] && rename(w->tmp, w->path) != 0)
         fail(w, "cannot rename into place", errno);
     if (w->err[0]) {
