@@ -327,11 +327,13 @@ part_sync() {
         c1=$(cpu_secs "$mpid"); r1=$(cpu_secs "$rpid")
         if [ -n "$bg" ]; then kill "$bg" 2>/dev/null || true; wait "$bg" 2>/dev/null || true; fi
         local now; now=$(date +%s.%N)
-        record "part=sync run=$run timed_out=$timed_out replica_items=$(stat_of "$rport" curr_items) $(awk -v ts="$ts" -v a="${tsync:-$now}" -v b="${titems:-$now}" -v n="$n" -v by="$bytes" \
-            -v rc="$recs" -v c0="$c0" -v c1="$c1" -v r1="$r1" -v full="$full" 'BEGIN {
+        items=$(stat_of "$rport" curr_items)
+        # unfinished: the rate is what the replica got so far
+        record "part=sync run=$run timed_out=$timed_out replica_items=$items $(awk -v ts="$ts" -v a="${tsync:-$now}" -v b="${titems:-$now}" -v n="$n" -v by="$bytes" \
+            -v rc="$recs" -v c0="$c0" -v c1="$c1" -v r1="$r1" -v full="$full" -v got="$items" -v to="$timed_out" 'BEGIN {
             t = (a > b ? a : b) - ts
             printf "items=%d secs=%.2f synced_s=%.2f items_s=%.2f items_per_s=%.0f bytes_sent=%d records_sent=%d mb_per_s=%.1f master_cpu=%.2f replica_cpu=%.2f full_syncs=%s",
-                n, t, a - ts, b - ts, n / t, by, rc, by / t / 1e6, c1 - c0, r1, full }')"
+                n, t, a - ts, b - ts, (to ? got : n) / t, by, rc, by / t / 1e6, c1 - c0, r1, full }')"
         log "sync run $run done"
         stop "$rpid"
         sleep 0.5 # the master notices the closed link before the next replica connects

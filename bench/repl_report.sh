@@ -83,14 +83,17 @@ $1 == "part=lag" {
     if grep -q '^part=sync ' "$RES"; then
         echo "#### Full sync to an empty replica"
         echo
-        echo "$(m sync-load items) items of 100 B on the master (loaded in $(m sync-load load_s) s); an empty replica (CPU 1) is started and timed until \`stats replication\` says upstream_0:synced yes and its curr_items reaches the master's. MB/s = the master's downstream_0:bytes_sent (all frames) / seconds. Load averages at start → end: $(awk '$1 == "part=loadavg" && $2 == "what=sync" { sub(/start=/, "", $3); sub(/end=/, "", $4); print $3 " → " $4 }' "$RES")."
+        echo "$(m sync-load items) items of 100 B on the master (loaded in $(m sync-load load_s) s); an empty replica (CPU 1) is started and timed until \`stats replication\` says upstream_0:synced yes and its curr_items reaches the master's. MB/s = the master's downstream_0:bytes_sent (all frames) / seconds. The last run has 20,000 sets/s of new keys going on (bounded wait). Load averages at start → end: $(awk '$1 == "part=loadavg" && $2 == "what=sync" { sub(/start=/, "", $3); sub(/end=/, "", $4); print $3 " → " $4 }' "$RES")."
         echo
         echo "| run | items | **seconds** | synced at s | all items at s | **items/s** | bytes sent | records sent | **MB/s** | master CPU s | replica CPU s (whole life) |"
         echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk '
 function kv(line, k,   i, n, a) { n = split(line, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }
 $1 == "part=sync" {
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kv($0, "run"), kv($0, "items"), kv($0, "secs"), kv($0, "synced_s"), kv($0, "items_s"), kv($0, "items_per_s"), kv($0, "bytes_sent"), kv($0, "records_sent"), kv($0, "mb_per_s"), kv($0, "master_cpu"), kv($0, "replica_cpu")
+    if (kv($0, "timed_out") == 1)
+        printf "| %s | %s | **not synced after %s** (replica holds %s items) | — | — | %.0f (so far) | %s | %s | %s | %s | %s |\n", kv($0, "run"), kv($0, "items"), kv($0, "secs"), kv($0, "replica_items"), kv($0, "replica_items") / kv($0, "secs"), kv($0, "bytes_sent"), kv($0, "records_sent"), kv($0, "mb_per_s"), kv($0, "master_cpu"), kv($0, "replica_cpu")
+    else
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kv($0, "run"), kv($0, "items"), kv($0, "secs"), kv($0, "synced_s"), kv($0, "items_s"), kv($0, "items_per_s"), kv($0, "bytes_sent"), kv($0, "records_sent"), kv($0, "mb_per_s"), kv($0, "master_cpu"), kv($0, "replica_cpu")
 }' "$RES"
         echo
     fi
