@@ -139,6 +139,7 @@ struct repl *repl_create(const struct repl_config *cfg, char *err, size_t errlen
     pthread_mutex_init(&r->links_lock, NULL);
     pthread_mutex_init(&r->wait_lock, NULL);
     pthread_mutex_init(&r->cmd_lock, NULL);
+    pthread_mutex_init(&r->master_lock, NULL);
     pthread_cond_init(&r->cmd_cond, NULL);
     atomic_store(&r->read_only, cfg->read_only);
     r->forward_applied = true; /* a node may have replicas (chains), always log */
@@ -289,6 +290,7 @@ void repl_destroy(struct repl *r)
     pthread_mutex_destroy(&r->links_lock);
     pthread_mutex_destroy(&r->wait_lock);
     pthread_mutex_destroy(&r->cmd_lock);
+    pthread_mutex_destroy(&r->master_lock);
     pthread_cond_destroy(&r->cmd_cond);
     free(r);
 }
@@ -310,7 +312,12 @@ bool repl_synced(const struct repl *r)
     return true;
 }
 
-const char *repl_master(const struct repl *r) { return r->master[0] ? r->master : NULL; }
+void repl_master(struct repl *r, char *out, size_t outlen)
+{
+    pthread_mutex_lock(&r->master_lock);
+    snprintf(out, outlen, "%s", r->master);
+    pthread_mutex_unlock(&r->master_lock);
+}
 
 bool repl_read_only(struct repl *r) { return atomic_load(&r->read_only); }
 

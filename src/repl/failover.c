@@ -91,7 +91,9 @@ static void do_follow(struct repl *r, char *why, size_t whylen)
     snprintf(u->host, sizeof(u->host), "%s", r->cmd.host);
     snprintf(u->name, sizeof(u->name), "%s:%d", r->cmd.host, r->cmd.port);
     r->cfg.up[r->nup] = (struct repl_upstream_config){u->host, r->cmd.port, true};
+    pthread_mutex_lock(&r->master_lock);
     snprintf(r->master, sizeof(r->master), "%s", u->name);
+    pthread_mutex_unlock(&r->master_lock);
     __atomic_store_n(&r->nup, r->nup + 1, __ATOMIC_RELEASE);
     atomic_store(&r->read_only, true);
     upstream_schedule(u, 0);

@@ -116,7 +116,8 @@ struct repl {
     struct event *listen_ev;
     struct upstream up[REPL_MAX_UPSTREAMS];
     int nup;
-    char master[96];
+    char master[96];            /* written by the repl thread under master_lock */
+    pthread_mutex_t master_lock;
     pthread_mutex_t links_lock; /* guards the links list for stats readers */
     struct link *links;
     _Atomic uint64_t auth_failures, bad_frames;

@@ -73,8 +73,9 @@ void repl_destroy(struct repl *r);
  * that refused several connections in a row counts as down). */
 bool repl_synced(const struct repl *r);
 
-/* "host:port" of the master for a replica's refusal message, or NULL. */
-const char *repl_master(const struct repl *r);
+/* Copy "host:port" of the master (for a replica's refusal message) into
+ * out; "" if this node follows none. Safe against a concurrent repl_follow. */
+void repl_master(struct repl *r, char *out, size_t outlen);
 
 /* This node's id in versions (given or derived). */
 uint16_t repl_node_id(const struct repl *r);

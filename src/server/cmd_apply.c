@@ -112,8 +112,9 @@ enum conn_action cmd_apply_run(struct conn *c, struct session *s, const struct p
     if (data[req->nbytes] != '\r' || data[req->nbytes + 1] != '\n') {
         err = "CLIENT_ERROR bad data chunk";
     } else if (srv->repl && repl_read_only(srv->repl)) {
-        snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s",
-                 repl_master(srv->repl));
+        char master[96];
+        repl_master(srv->repl, master, sizeof(master));
+        snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s", master);
         err = line;
     } else {
         err = check_batch(data, req->nbytes, line, sizeof(line));

@@ -382,7 +382,9 @@ enum conn_action cmd_binary_run(struct conn *c, struct session *s, struct proto_
         return CONN_WAIT;
     if (srv->repl && repl_read_only(srv->repl) && is_write(r->cmd)) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "read-only replica of %s", repl_master(srv->repl));
+        char master[96];
+        repl_master(srv->repl, master, sizeof(master));
+        snprintf(msg, sizeof(msg), "read-only replica of %s", master);
         proto_bin_error_msg(&c->wbuf, r, PROTO_BIN_NOT_STORED, msg);
         session_swallow(s, r->value_len);
         return CONN_WAIT;

@@ -100,9 +100,9 @@ bool cmd_refuse_on_replica(struct conn *c, struct session *s, const struct proto
     struct server *srv = conn_thread(c)->srv;
     if (!srv->repl || !repl_read_only(srv->repl) || !is_write(req))
         return false;
-    char line[160];
-    snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s",
-             repl_master(srv->repl));
+    char master[96], line[160];
+    repl_master(srv->repl, master, sizeof(master));
+    snprintf(line, sizeof(line), "SERVER_ERROR read-only replica of %s", master);
     bool meta = req->cmd == PROTO_CMD_MS || req->cmd == PROTO_CMD_MD || req->cmd == PROTO_CMD_MA ||
                 req->cmd == PROTO_CMD_MG;
     session_reply(c, line, req->noreply && !meta);

@@ -356,6 +356,10 @@ static int check_tandem(struct settings_ctx *c)
     if (c->snapshot_interval_given && !s->snapshot_dir)
         return settings_fail(c, SETTINGS_EXIT_FAIL,
                              "--snapshot-interval needs --snapshot-dir DIR");
+    if (s->snapshot_dir && strlen(s->snapshot_dir) > SETTINGS_SNAPSHOT_DIR_MAX)
+        return settings_fail(c, SETTINGS_EXIT_FAIL,
+                             "--snapshot-dir is longer than %d bytes; choose a shorter path",
+                             SETTINGS_SNAPSHOT_DIR_MAX);
     if (s->repl_port && s->repl_port == s->port && !s->socketpath) {
         bool repl = s->replica_of_host || s->npeers || s->replicas || s->repl_user ||
                     s->repl_password || s->repl_password_file;

@@ -193,6 +193,7 @@ struct settings {
     int repl_min_acks;         /* --repl-min-acks: peers that must apply a write first (0) */
     int repl_ack_timeout;      /* --repl-ack-timeout: ms a write waits for them (1000) */
     int replicas;              /* --replicas: copies of each key in sharded mode, 0 = off */
+#define SETTINGS_SNAPSHOT_DIR_MAX 400 /* leaves room for snapshot names in a 512-byte path */
     char *snapshot_dir;        /* --snapshot-dir: periodic snapshots, loaded at start (NULL) */
     int snapshot_interval;     /* --snapshot-interval: seconds between snapshots (300) */
     int snapshot_keep;         /* --snapshot-keep: newest snapshots kept in the directory (3) */

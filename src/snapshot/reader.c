@@ -133,13 +133,17 @@ static bool next_frame(struct snap_reader *r, struct frame *f)
         }
         /* the header is sane; how many bytes does the frame need? */
         size_t need = avail(r) >= 4 ? (size_t)le32(r->buf + r->start) + 4 : FRAME_HEADER_LEN;
-        if (r->eof || need <= avail(r)) {
+        /* a frame longer than the rest of a regular file is cut short: say so
+         * now rather than read (and allocate) up to 64 MiB to find out */
+        bool past_end = r->off + need > r->size; /* files are regular: checked at open */
+        if (r->eof || need <= avail(r) || past_end) {
             if (avail(r) >= 5)
                 fail(r, r->off,
                      "truncated %s frame: it needs %zu bytes, the file ends after %zu; "
                      "the file was cut short (restore with --salvage keeps the records before "
                      "this offset)",
-                     frame_type_name((unsigned char)r->buf[r->start + 4]), need, avail(r));
+                     frame_type_name((unsigned char)r->buf[r->start + 4]), need,
+                     (size_t)(r->size - r->off));
             else
                 fail(r, r->off, "truncated frame header (%zu of %d bytes): the file was cut short",
                      avail(r), FRAME_HEADER_LEN);

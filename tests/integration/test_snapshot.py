@@ -226,6 +226,9 @@ def test_an_unusable_directory_is_a_clear_error(server_factory, tmp_path):
     srv = server_factory("--snapshot-dir", str(blocker), wait=False)
     assert srv.wait_exit(30) not in (None, 0)
     assert "--snapshot-dir %s: not a directory" % blocker in srv.stderr_text()
+    srv = server_factory("--snapshot-dir", str(tmp_path / ("d" * 420)), wait=False)
+    assert srv.wait_exit(30) not in (None, 0)
+    assert "--snapshot-dir is longer than 400 bytes" in srv.stderr_text()
 
 
 def test_snapshot_options_without_a_directory_are_refused(server_factory):
