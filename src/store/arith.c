@@ -83,7 +83,7 @@ static enum store_status arith_vivify(struct store *s, struct shard *sh, uint64_
     it->exptime = a->vivify_exptime;
     item_atime_set(it, now);
     it->version = hlc_now();
-    struct store_item *old = htab_find(&sh->tab, h, key, nkey, NULL); /* a tombstone */
+    struct store_item *old = htab_find(&sh->tab, h, key, nkey); /* a tombstone */
     if (old != NULL) {
         store_replace_locked(s, sh, h, old, it);
         *tomb = old;

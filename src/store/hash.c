@@ -5,6 +5,7 @@
  */
 #include "store/hash.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <xxhash.h>
@@ -14,18 +15,58 @@
  * the malloc heap (about 8 bytes of RSS per item at a million items). */
 #define TAB_MMAP_MIN (64u * 1024u)
 
-static struct store_item **tab_alloc(uint64_t n)
+/* --- link words (layout in hash.h) -------------------------------------------- */
+
+#define PTR_MASK HTAB_PTR_MASK
+
+static inline struct store_item *lptr(uint64_t w)
 {
-    size_t bytes = n * sizeof(struct store_item *);
+    return (struct store_item *)(uintptr_t)(w & PTR_MASK);
+}
+
+static inline uint64_t lfilter(uint64_t w) { return w & ~PTR_MASK; }
+
+static inline uint64_t lmake(struct store_item *it, uint64_t filter)
+{
+    assert(((uintptr_t)it & ~PTR_MASK) == 0); /* see htab_pointers_ok */
+    return (uint64_t)(uintptr_t)it | filter;
+}
+
+static uint64_t item_sig(struct store_item *it)
+{
+    return htab_sig(htab_hash(item_key(it), it->nkey));
+}
+
+static bool addr_ok(const void *p) { return ((uintptr_t)p & ~PTR_MASK) == 0; }
+
+bool htab_pointers_ok(void)
+{
+    int on_stack = 0;
+    void *heap = malloc(1), *big = malloc(1 << 20); /* brk and mmap'd malloc */
+    void *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool ok = addr_ok(&on_stack) && addr_ok(heap) && addr_ok(big) &&
+              (map == MAP_FAILED || addr_ok(map));
+    free(heap);
+    free(big);
+    if (map != MAP_FAILED)
+        munmap(map, 4096);
+    return ok;
+}
+
+/* --- tables ------------------------------------------------------------------ */
+
+static uint64_t *tab_alloc(uint64_t n)
+{
+    size_t bytes = n * sizeof(uint64_t);
     if (bytes < TAB_MMAP_MIN)
-        return calloc(n, sizeof(struct store_item *));
+        return calloc(n, sizeof(uint64_t));
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void tab_free(struct store_item **t, uint64_t n)
+static void tab_free(uint64_t *t, uint64_t n)
 {
-    size_t bytes = n * sizeof(struct store_item *);
+    size_t bytes = n * sizeof(uint64_t);
     if (t == NULL)
         return;
     if (bytes < TAB_MMAP_MIN)
@@ -35,6 +76,10 @@ static void tab_free(struct store_item **t, uint64_t n)
 }
 
 uint64_t htab_hash(const char *key, size_t nkey) { return XXH3_64bits(key, nkey); }
+
+/* t0, t1, mask0 and mask1 change under the shard lock, but htab_prefetch
+ * reads them without it, so they are written with relaxed atomic stores. */
+#define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 bool htab_init(struct htab *t, unsigned power)
 {
@@ -60,7 +105,7 @@ static bool key_eq(const struct store_item *it, const char *key, size_t nkey)
     return it->nkey == nkey && memcmp(item_ckey(it), key, nkey) == 0;
 }
 
-struct store_item **htab_head(struct htab *t, uint64_t h)
+uint64_t *htab_head(struct htab *t, uint64_t h)
 {
     uint64_t b = h & t->mask0;
     if (t->t1 != NULL && b < t->rehash)
@@ -68,50 +113,74 @@ struct store_item **htab_head(struct htab *t, uint64_t h)
     return &t->t0[b];
 }
 
-struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t nkey,
-                             struct store_item ***prevp)
+void htab_prefetch(const struct htab *t, uint64_t h)
 {
-    struct store_item **pp = htab_head(t, h);
-    for (struct store_item *it = *pp; it != NULL; pp = &it->next, it = it->next) {
-        if (key_eq(it, key, nkey)) {
-            if (prevp != NULL)
-                *prevp = pp;
+    /* Only addresses are computed, nothing behind them is loaded: a
+     * prefetch never faults, so a table freed by a growth that finishes
+     * meanwhile, or a mask read from the other table, costs a useless
+     * prefetch and nothing else. */
+    const uint64_t *t0 = __atomic_load_n(&t->t0, __ATOMIC_RELAXED);
+    const uint64_t *t1 = __atomic_load_n(&t->t1, __ATOMIC_RELAXED);
+    __builtin_prefetch(&t0[h & __atomic_load_n(&t->mask0, __ATOMIC_RELAXED)]);
+    if (t1 != NULL)
+        __builtin_prefetch(&t1[h & __atomic_load_n(&t->mask1, __ATOMIC_RELAXED)]);
+}
+
+struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t nkey)
+{
+    uint64_t want = htab_sig(h);
+    for (uint64_t w = *htab_head(t, h); (w & want) == want;) {
+        struct store_item *it = lptr(w);
+        if (key_eq(it, key, nkey))
             return it;
-        }
+        w = it->link;
     }
     return NULL;
 }
 
-void htab_insert(struct htab *t, uint64_t h, struct store_item *it)
+static void prepend(uint64_t *head, uint64_t h, struct store_item *it)
 {
-    struct store_item **head = htab_head(t, h);
-    it->next = *head;
-    *head = it;
-    t->count++;
+    it->link = *head;
+    *head = lmake(it, lfilter(*head) | htab_sig(h));
 }
 
-static struct store_item **link_of(struct htab *t, uint64_t h, const struct store_item *it)
+void htab_insert(struct htab *t, uint64_t h, struct store_item *it)
 {
-    struct store_item **pp = htab_head(t, h);
-    while (*pp != it)
-        pp = &(*pp)->next;
-    return pp;
+    prepend(htab_head(t, h), h, it);
+    t->count++;
 }
 
 void htab_replace(struct htab *t, uint64_t h, struct store_item *old, struct store_item *repl)
 {
-    struct store_item **pp = link_of(t, h, old);
-    repl->next = old->next;
-    *pp = repl;
-    old->next = NULL;
+    uint64_t *pp = htab_head(t, h);
+    while (lptr(*pp) != old)
+        pp = &lptr(*pp)->link;
+    repl->link = old->link;
+    *pp = lmake(repl, lfilter(*pp)); /* same key, same sig: filters hold */
+    old->link = 0;
 }
 
 void htab_remove(struct htab *t, uint64_t h, struct store_item *it)
 {
-    struct store_item **pp = link_of(t, h, it);
-    *pp = it->next;
-    it->next = NULL;
+    /* the last HTAB_REFILTER links in front of `it`, in a ring */
+    uint64_t *front[HTAB_REFILTER];
+    size_t n = 0;
+    uint64_t *pp = htab_head(t, h);
+    while (lptr(*pp) != it) {
+        front[n++ % HTAB_REFILTER] = pp;
+        pp = &lptr(*pp)->link;
+    }
+    *pp = it->link;
+    it->link = 0;
     t->count--;
+    /* back to front: a link's filter is its item's sig and the filter behind */
+    uint64_t behind = lfilter(*pp);
+    for (size_t k = 0; k < n && k < HTAB_REFILTER; k++) {
+        uint64_t *l = front[(n - 1 - k) % HTAB_REFILTER];
+        struct store_item *p = lptr(*l);
+        behind |= item_sig(p);
+        *l = lmake(p, behind);
+    }
 }
 
 void htab_maybe_grow(struct htab *t, bool expand)
@@ -121,12 +190,12 @@ void htab_maybe_grow(struct htab *t, bool expand)
     uint64_t n = (t->mask0 + 1) * 2;
     if (n == 0 || n > ((uint64_t)1 << 40))
         return;
-    struct store_item **nt = tab_alloc(n);
+    uint64_t *nt = tab_alloc(n);
     if (nt == NULL)
         return; /* keep serving from the loaded table; try again later */
-    t->t1 = nt;
-    t->mask1 = n - 1;
     t->rehash = 0;
+    SET(t->mask1, n - 1);
+    SET(t->t1, nt);
 }
 
 bool htab_rehash(struct htab *t, unsigned n)
@@ -134,24 +203,23 @@ bool htab_rehash(struct htab *t, unsigned n)
     if (t->t1 == NULL)
         return false;
     while (n-- > 0 && t->rehash <= t->mask0) {
-        struct store_item *it = t->t0[t->rehash];
-        t->t0[t->rehash] = NULL;
-        while (it != NULL) {
-            struct store_item *next = it->next;
-            struct store_item **head = &t->t1[htab_hash(item_key(it), it->nkey) & t->mask1];
-            it->next = *head;
-            *head = it;
-            it = next;
+        uint64_t w = t->t0[t->rehash];
+        t->t0[t->rehash] = 0;
+        while (w != 0) {
+            struct store_item *it = lptr(w);
+            w = it->link;
+            uint64_t h = htab_hash(item_key(it), it->nkey);
+            prepend(&t->t1[h & t->mask1], h, it);
         }
         t->rehash++;
     }
     if (t->rehash <= t->mask0)
         return true;
     tab_free(t->t0, t->mask0 + 1);
-    t->t0 = t->t1;
-    t->mask0 = t->mask1;
-    t->t1 = NULL;
-    t->mask1 = 0;
+    SET(t->t0, t->t1);
+    SET(t->mask0, t->mask1);
+    SET(t->t1, NULL);
+    SET(t->mask1, 0);
     t->rehash = 0;
     return false;
 }
@@ -159,6 +227,32 @@ bool htab_rehash(struct htab *t, unsigned n)
 uint64_t htab_buckets(const struct htab *t)
 {
     return (t->mask0 + 1) + (t->t1 != NULL ? t->mask1 + 1 : 0);
+}
+
+/* Check one chain from the back: returns the exact filter of `w`. */
+static uint64_t check_chain(uint64_t w, uint64_t *bad, uint64_t *loose)
+{
+    if (w == 0)
+        return 0;
+    struct store_item *it = lptr(w);
+    uint64_t exact = check_chain(it->link, bad, loose) | item_sig(it);
+    if ((lfilter(w) & exact) != exact)
+        (*bad)++;
+    else if (lfilter(w) != exact)
+        (*loose)++;
+    return exact;
+}
+
+uint64_t htab_check(const struct htab *t, uint64_t *loose)
+{
+    uint64_t bad = 0, extra = 0;
+    for (uint64_t b = 0; b <= t->mask0; b++)
+        check_chain(t->t0[b], &bad, &extra);
+    for (uint64_t b = 0; t->t1 != NULL && b <= t->mask1; b++)
+        check_chain(t->t1[b], &bad, &extra);
+    if (loose != NULL)
+        *loose = extra;
+    return bad;
 }
 
 static uint64_t rev64(uint64_t v)
@@ -178,15 +272,15 @@ static uint64_t rev_incr(uint64_t v, uint64_t mask)
     return rev64(v);
 }
 
-static size_t visit_chain(struct store_item *it, htab_visit_fn fn, void *arg, bool *stop)
+static size_t visit_chain(uint64_t w, htab_visit_fn fn, void *arg, bool *stop)
 {
     size_t n = 0;
-    while (it != NULL && !*stop) {
-        struct store_item *next = it->next; /* fn may not unlink, but be safe */
+    while (w != 0 && !*stop) {
+        struct store_item *it = lptr(w);
+        w = it->link; /* before fn, which may unlink `it` (the sweep does) */
         if (fn != NULL && !fn(arg, it))
             *stop = true;
         n++;
-        it = next;
     }
     return n;
 }

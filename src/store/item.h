@@ -14,7 +14,9 @@
  *    | value (nvalue bytes, without memcached's trailing "\r\n")            |
  *    +---------------------------------------------------------------------+
  *
- *   next     hash-chain link while linked; free-list link while free
+ *   next     while linked: the hash-chain link word, a pointer with a
+ *            16-bit filter in its top bits (`link`, see hash.h); while
+ *            free: the plain free-list pointer (`next`, slab.c)
  *   version  HLC stamp of the last modification, which is also the CAS
  *   exptime  absolute Unix seconds, 0 = never (tombstones: when to reap)
  *   atime    Unix seconds of the last access (creation or fetch)
@@ -60,7 +62,10 @@ enum item_flag {
 };
 
 struct store_item {
-    struct store_item *next;
+    union {
+        uint64_t link;           /* linked: tagged chain link, only through hash.c */
+        struct store_item *next; /* free: slab free list */
+    };
     uint64_t version;
     uint32_t exptime;
     uint32_t atime;

@@ -61,6 +61,11 @@ struct store *store_create(const struct store_config *cfg, const char **err)
         *err = why;
         return NULL;
     }
+    if (!htab_pointers_ok()) {
+        *err = "this system hands out addresses above 2^48, where the hash table keeps its "
+               "filters (see src/store/hash.h); run on x86-64 or AArch64 with 48-bit user space";
+        return NULL;
+    }
     struct store *s;
     if (posix_memalign((void **)&s, 64, sizeof(*s)) != 0) {
         *err = "out of memory";
@@ -157,7 +162,7 @@ struct store_item *store_lookup_locked(struct store *s, struct shard *sh, uint64
                                        const char *key, size_t nkey, uint32_t now,
                                        bool count_misses, struct store_item **dead)
 {
-    struct store_item *it = htab_find(&sh->tab, h, key, nkey, NULL);
+    struct store_item *it = htab_find(&sh->tab, h, key, nkey);
     if (it == NULL)
         return NULL;
     enum item_state st = store_item_state(s, it, now);
@@ -258,7 +263,7 @@ static struct store_item *vivify(struct store *s, struct shard *sh, uint64_t h, 
     it->exptime = exptime;
     item_atime_set(it, now);
     it->version = hlc_now();
-    struct store_item *old = htab_find(&sh->tab, h, key, nkey, NULL); /* a tombstone */
+    struct store_item *old = htab_find(&sh->tab, h, key, nkey); /* a tombstone */
     if (old != NULL) {
         store_replace_locked(s, sh, h, old, it);
         *tomb = old;
@@ -535,7 +540,7 @@ enum store_status store_delete(struct store *s, const char *key, size_t nkey,
         store_emit_item(s, it, false);
     } else if (s->cfg.tombstone_ttl > 0) {
         garbage = entomb(s, sh, h, it, now);
-        store_emit_item(s, htab_find(&sh->tab, h, key, nkey, NULL), false);
+        store_emit_item(s, htab_find(&sh->tab, h, key, nkey), false);
     } else {
         store_unlink_locked(s, sh, h, it);
         store_emit_tomb(s, key, nkey, hlc_now(), item_has(it, ITEM_BINARY_KEY), false);
@@ -568,7 +573,7 @@ void store_stats(struct store *s, struct store_stats *o)
         o->get_expired += sh->get_expired;
         o->get_flushed += sh->get_flushed;
         buckets += sh->tab.mask0 + 1;
-        bytes_tab += htab_buckets(&sh->tab) * sizeof(struct store_item *);
+        bytes_tab += htab_buckets(&sh->tab) * sizeof(uint64_t);
         o->hash_is_expanding |= sh->tab.t1 != NULL;
         pthread_mutex_unlock(&sh->lock);
     }
