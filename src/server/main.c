@@ -37,7 +37,19 @@
 #include "server/watch.h"
 #include "store/store.h"
 
+/* The maintenance thread must not compete with the workers while the table
+ * grows: between two steps with more to do it sleeps MAINT_BUSY_NS (each
+ * step holds a shard lock for at most a few dozen microseconds, see
+ * walk.c), and it runs at nice MAINT_NICE. Growth still always finishes:
+ * every operation on a growing shard moves HTAB_STEP buckets itself, and an
+ * idle CPU runs this thread at once. Not SCHED_IDLE: on a CPU kept busy by
+ * other processes an idle-class thread preempted while holding a shard lock
+ * could leave the workers waiting on it for a long time, while nice 19
+ * still gets a slice within a few milliseconds. Both sleeps wait on `wake`,
+ * so shutdown interrupts them. */
 #define MAINT_IDLE_NS (100 * 1000 * 1000)
+#define MAINT_BUSY_NS (1000 * 1000)
+#define MAINT_NICE 19
 
 struct maint {
     pthread_t tid;
@@ -51,16 +63,18 @@ static void *maint_main(void *arg)
 {
     struct maint *m = arg;
     pthread_setname_np(pthread_self(), "tandem-maint");
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), MAINT_NICE) != 0)
+        log_info("maintenance thread keeps normal priority: setpriority: %s", strerror(errno));
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         pthread_mutex_unlock(&m->lock);
         bool more = store_maintain(m->store);
         pthread_mutex_lock(&m->lock);
-        if (more || m->stop)
-            continue;
+        if (m->stop)
+            break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += MAINT_IDLE_NS;
+        ts.tv_nsec += more ? MAINT_BUSY_NS : MAINT_IDLE_NS;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;

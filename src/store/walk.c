@@ -14,7 +14,11 @@
  *
  * Maintenance, in small steps so it can run between client work:
  *   - fold a pending flush whose time has come;
- *   - move up to MAINT_REHASH buckets of every growing shard;
+ *   - move up to MAINT_REHASH buckets of every growing shard, one lock
+ *     hold each: with ~1.5 items a bucket that is a couple of hundred key
+ *     hashes, tens of microseconds, so a worker that needs the shard waits
+ *     little (1024 buckets took hundreds of microseconds, which showed in
+ *     the p99.9 during growth in docs/BENCHMARKS.md);
  *   - sweep up to MAINT_SWEEP items from a private cursor, unlinking
  *     expired and flushed items (crawler_reclaimed) and expired tombstones
  *     (tombstone GC), counting every item looked at (crawler_items_checked);
@@ -22,13 +26,14 @@
  * store_maintain returns true while a growth or a sweep round is unfinished.
  * Sweep rounds start at most once a second (of clock_now()), so a caller
  * that loops while it returns true and then sleeps crawls the table at most
- * once a second.
+ * once a second. tandemd's caller sleeps about a millisecond between steps
+ * even while there is more (src/server/main.c).
  */
 #include "store/store_int.h"
 
 #include "core/clock.h"
 
-#define MAINT_REHASH 1024
+#define MAINT_REHASH 128
 #define MAINT_SWEEP 4096
 #define MAINT_GARBAGE 256
 #define SWEEP_INTERVAL 1 /* seconds between the starts of two sweep rounds, at least */
