@@ -163,11 +163,19 @@ static enum repl_log_status stream_step(struct link *l)
     return st;
 }
 
+/* Fill the output from the walk or the log, up to REPL_OUT_HIGH, and send.
+ * When the socket took it all and there is more to send, come back on the
+ * next turn of the loop: nothing else would (the log wakes a link only
+ * after it has read to the end, and EV_WRITE is armed only after EAGAIN),
+ * so without this a full sync would advance only when the subscriber
+ * happened to send a frame. */
 static void pump(struct link *l)
 {
     if (!l->publishing || l->state == LINK_CLOSED)
         return;
+    bool more = false;
     for (int i = 0; i < 64 && l->out.len - l->out_pos < REPL_OUT_HIGH; i++) {
+        more = true;
         if (l->walking) {
             walk_step(l);
             continue;
@@ -180,12 +188,15 @@ static void pump(struct link *l)
             walk_start(l, l->walk_started);
             continue;
         }
-        if (st != REPL_LOG_OK)
+        if (st != REPL_LOG_OK) {
+            more = false; /* at the end of the log: its wake-up is armed */
             break;
+        }
     }
     atomic_store_explicit(&stats_of(l)->lag_records,
                           repl_log_last(l->r->log) - l->acked_pos, memory_order_relaxed);
-    flush_out(l);
+    if (flush_out(l) && more && l->out.len == 0)
+        event_active(l->wake, EV_READ, 0);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -395,7 +406,7 @@ static void on_sync_end(struct link *l, uint64_t pos)
         log_info("replication: synced with %s", u->name);
     atomic_store(&u->synced, true);
     l->syncing = false;
-    frame_encode_ack(&l->out, pos, clock_now_ms());
+    l->ack_pos = pos; /* acknowledged once the frames read so far are handled */
 }
 
 static void on_ack(struct link *l, const struct frame_ack *a)
@@ -520,6 +531,10 @@ static void read_input(struct link *l)
             off += f.size;
         }
         buf_consume(&l->in, off);
+    }
+    if (l->ack_pos) { /* one ACK for every mark in this read */
+        frame_encode_ack(&l->out, l->ack_pos, clock_now_ms());
+        l->ack_pos = 0;
     }
     if (l->publishing)
         pump(l);

@@ -95,6 +95,7 @@ struct link {
 
     /* subscriber */
     bool syncing;
+    uint64_t ack_pos;        /* the newest mark applied and not yet acknowledged */
 
     struct link_stats st;    /* incoming links; upstream links count in up->st */
     char last_error[128];

@@ -201,3 +201,24 @@ def test_restart_blocks_clients_until_synced(server_factory):
     b = pair.start(1, port=port)   # ready = answering clients, which it does only once synced
     with b.conn() as cb:
         assert stats_dict(cb)["curr_items"] == "300"
+
+
+def test_a_full_sync_is_paced_by_the_link_not_by_heartbeats(server_factory):
+    """100k items reach an empty replica in well under the ~30 s they took
+    when the publisher sent 256 KiB per frame received (one PING a second)."""
+    mport = free_port()
+    master = server_factory("--repl-port", str(mport), "--node-id", "1", "-m", "256")
+    n = 100_000
+    with master.conn() as cm:
+        for start in range(0, n, 2000):
+            cm.send(b"".join(b"set k%d 0 0 20 noreply\r\n%s\r\n" % (i, b"v" * 20)
+                             for i in range(start, start + 2000)))
+        wait_for(lambda: stats_dict(cm)["curr_items"] == str(n), timeout=60,
+                 what="the master to hold every item")
+    replica = server_factory("--replica-of", "127.0.0.1:%d" % mport, "--repl-port",
+                             str(free_port()), "--node-id", "2", "-m", "256",
+                             "--repl-sync-wait", "none")
+    with replica.conn() as cr:
+        wait_for(lambda: stats_dict(cr)["curr_items"] == str(n), timeout=15,
+                 what="the full sync of %d items" % n)
+        assert repl_stats(cr)["upstream_0:full_syncs"] == "1"
