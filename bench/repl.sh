@@ -33,7 +33,7 @@
 # the replica to CPU 1 (no load runs then), as if on its own machine.
 #
 # Environment: BENCH_PAIRS (5), BENCH_SECS (4), BENCH_QUICK=1 (2 pairs, 2 s,
-# 200k items for sync), REPL_SYNC_ITEMS (1000000), REPL_SYNC_RUNS (1; each
+# 100k items for sync, 15 s with live writes: about 2.5 minutes), REPL_SYNC_ITEMS (1000000), REPL_SYNC_RUNS (1; each
 # takes minutes at the rate measured so far), REPL_SYNC_TIMEOUT (900 s) and
 # REPL_SYNC_LIVE_TIMEOUT (60 s): a sync not done by then is recorded as such,
 # REPL_LAG_SECS (6), REPL_REPLICA_CPUS (0), TANDEMD (build/tandemd),
@@ -47,8 +47,9 @@ ROOT=$PWD
 OUT=${REPL_OUT:-$ROOT/build/bench-repl}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-    PAIRS=${BENCH_PAIRS:-2}; SECS=${BENCH_SECS:-2}; SYNC_ITEMS=${REPL_SYNC_ITEMS:-200000}
+    PAIRS=${BENCH_PAIRS:-2}; SECS=${BENCH_SECS:-2}; SYNC_ITEMS=${REPL_SYNC_ITEMS:-100000}
     SYNC_RUNS=${REPL_SYNC_RUNS:-1}; LAG_SECS=${REPL_LAG_SECS:-3}
+    : "${REPL_SYNC_LIVE_TIMEOUT:=15}"
 else
     PAIRS=${BENCH_PAIRS:-5}; SECS=${BENCH_SECS:-4}; SYNC_ITEMS=${REPL_SYNC_ITEMS:-1000000}
     SYNC_RUNS=${REPL_SYNC_RUNS:-1}; LAG_SECS=${REPL_LAG_SECS:-6}
