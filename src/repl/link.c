@@ -88,6 +88,13 @@ static void send_error(struct link *l, uint16_t code, const char *text)
 
 /* --- publisher: full-sync walk and log streaming ------------------------------------- */
 
+/* Remember when the mark for pos went out, for lag_ms (a small ring: an ACK
+ * covers one of the last few marks, or its lag is not measured). */
+static void mark_sent(struct link *l, uint64_t pos)
+{
+    l->marks[l->nmarks++ % REPL_MARKS] = (struct mark){pos, mono_ms()};
+}
+
 static void walk_item(void *arg, const struct store_view *v)
 {
     struct link *l = arg;
@@ -132,8 +139,7 @@ static void walk_step(struct link *l)
         return;
     l->walking = false;
     frame_encode_sync_end(&l->out, l->walk_pos0);
-    l->mark_sent_pos = l->walk_pos0;
-    l->mark_sent_ms = mono_ms();
+    mark_sent(l, l->walk_pos0);
 }
 
 /* Copy frames from the log, dropping other origins' records for a peer. */
@@ -156,8 +162,7 @@ static enum repl_log_status stream_step(struct link *l)
         }
         uint64_t pos = l->cur.next - 1;
         frame_encode_sync_end(&l->out, pos);
-        l->mark_sent_pos = pos;
-        l->mark_sent_ms = mono_ms();
+        mark_sent(l, pos);
     }
     buf_free(&batch);
     return st;
@@ -417,8 +422,13 @@ static void on_ack(struct link *l, const struct frame_ack *a)
     struct link_stats *st = stats_of(l);
     atomic_store_explicit(&st->lag_records, repl_log_last(l->r->log) - a->pos,
                           memory_order_relaxed);
-    if (a->pos >= l->mark_sent_pos)
-        atomic_store_explicit(&st->lag_ms, mono_ms() - l->mark_sent_ms, memory_order_relaxed);
+    /* lag in time: since the newest mark this ACK covers was sent */
+    uint64_t sent = 0;
+    for (unsigned i = 0; i < REPL_MARKS; i++)
+        if (l->marks[i].pos && l->marks[i].pos <= a->pos && l->marks[i].ms > sent)
+            sent = l->marks[i].ms;
+    if (sent)
+        atomic_store_explicit(&st->lag_ms, mono_ms() - sent, memory_order_relaxed);
 }
 
 /* One decoded frame; false if the link was closed. */

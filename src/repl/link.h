@@ -26,6 +26,7 @@
 #define REPL_DEAD_MS 5000
 #define REPL_OUT_HIGH (256 * 1024)  /* refill the output below this */
 #define REPL_SCAN_SLICE 256         /* items per step of a full-sync walk */
+#define REPL_MARKS 64               /* SYNC_END marks remembered for lag_ms */
 #define REPL_UNREACHABLE 3          /* failed connects after which an upstream counts as down */
 
 struct link;
@@ -90,7 +91,10 @@ struct link {
     uint64_t walk_pos0;      /* log position the walk started at */
     uint64_t walk_since;     /* send only items with a version at least this */
     uint64_t walk_started;   /* hlc at the start of this walk */
-    uint64_t mark_sent_pos, mark_sent_ms;
+    struct mark {
+        uint64_t pos, ms;
+    } marks[REPL_MARKS];     /* the last SYNC_END marks sent, for lag_ms */
+    unsigned nmarks;
     _Atomic uint64_t acked_pos; /* read by workers under links_lock (repl_acked) */
 
     /* subscriber */
