@@ -267,10 +267,9 @@ static int watch_open(int port)
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         poll(&pf, 1, 100);
         wread(fd);
-        /* A PING per read: the replica's walk sends 256 KiB per pump and
-         * pumps again only when a frame comes in or a live write wakes it
-         * (see docs/BENCHMARKS.md, Replication); without this an idle
-         * replica takes ~1 s per 256 KiB of its table. */
+        /* A PING per read: before 6af374b a walk sent 256 KiB per frame
+         * received from its subscriber (docs/BENCHMARKS.md, Replication), so
+         * an idle replica took ~1 s per 256 KiB of its table; harmless since. */
         frame_encode_ping(&wout, 0);
         wdecode(fd, "", 0, NULL, NULL);
     }
