@@ -33,8 +33,9 @@
 # the replica to CPU 1 (no load runs then), as if on its own machine.
 #
 # Environment: BENCH_PAIRS (5), BENCH_SECS (4), BENCH_QUICK=1 (2 pairs, 2 s,
-# 100k items for sync, at most 15 s with live writes), REPL_SYNC_ITEMS (1000000), REPL_SYNC_RUNS (1 idle
-# run; about a second each since 6af374b, six minutes before), REPL_SYNC_TIMEOUT (900 s) and
+# 100k items for sync, at most 15 s with live writes), REPL_SYNC_ITEMS
+# (1000000), REPL_SYNC_RUNS (1 idle run; about a second each since 6af374b,
+# six minutes before), REPL_SYNC_TIMEOUT (900 s) and
 # REPL_SYNC_LIVE_TIMEOUT (60 s): a sync not done by then is recorded as such,
 # REPL_LAG_SECS (6), REPL_REPLICA_CPUS (0), TANDEMD (build/tandemd),
 # BENCH_DOCS=1 to write the Replication section of docs/BENCHMARKS.md and
