@@ -42,6 +42,12 @@ static bool keys_ok(struct proto_token rest)
     return true;
 }
 
+/* Keys of a multi-get whose bucket slots are prefetched ahead of the one
+ * being fetched: enough to overlap a few cache misses, few enough that the
+ * first ones are still in cache when their turn comes. Only the slots: the
+ * items behind them can be read only under the shard lock. */
+#define GET_PREFETCH 8
+
 /* get/gets/gat/gats. Values are copied into the output, so a multiget of
  * many large values pauses whenever the output passes SESSION_OUT_HIGH: the
  * core sends what is there and calls back, and the get resumes at
@@ -67,7 +73,16 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     size_t cap = c->kind == CONN_UDP ? SESSION_UDP_MAX : SESSION_OUT_HIGH;
     struct get_ctx g = {.c = c, .with_cas = with_cas};
     s->get_resume = 0;
+    struct proto_token ahead = rest, next;
+    if (proto_text_next_key(&ahead, &next) && proto_text_next_key(&ahead, &next))
+        ahead = rest;
+    else
+        ahead.n = 0; /* one key: nothing to overlap, and no second hash */
+    for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&ahead, &next); i++)
+        store_prefetch(t->srv->store, next.p, next.n);
     while (proto_text_next_key(&rest, &key)) {
+        if (proto_text_next_key(&ahead, &next))
+            store_prefetch(t->srv->store, next.p, next.n);
         if (c->wbuf.len > cap) {
             if (c->kind == CONN_UDP)
                 break; /* a datagram reply cannot grow further: answer what fits */

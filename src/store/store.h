@@ -125,6 +125,11 @@ struct store_fetch {
     uint32_t recache_ttl;    /* seconds; above 30 days it is an absolute Unix time */
 };
 
+/* A hint before store_fetch of the same key, without taking a lock: start
+ * loading the key's bucket slot, so the cache misses of several keys of a
+ * multi-get overlap instead of following each other. */
+void store_prefetch(struct store *s, const char *key, size_t nkey);
+
 /* Look a key up. STORE_OK calls fn (if not NULL) with the item; a miss
  * returns STORE_NOT_FOUND without calling it. `opt` may be NULL. */
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
