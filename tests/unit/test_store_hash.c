@@ -267,6 +267,7 @@ static void shared_op(struct worker *w, unsigned *seed)
         break;
     }
     default:
+        store_prefetch(w->s, key, nkey); /* unlocked, while other threads grow the table */
         get(w->s, key, &g);
     }
 }
