@@ -147,7 +147,7 @@ valgrind: deps deps-test $(B)/tandemd
 conformance: deps deps-test $(BA)/tandemd
 	$(PY) tests/conformance/memccapable.py $(CURDIR)/$(BA)/tandemd
 
-test: deps deps-test unit fuzz-smoke valgrind integration
+test: all deps-test unit fuzz-smoke valgrind integration
 
 # --- fuzzing (clang libFuzzer) -----------------------------------------------
 

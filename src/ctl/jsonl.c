@@ -490,7 +490,7 @@ static bool header_str(struct parser *ps, const char *name, bool has_text,
     if (!has_text && !has_b64)
         return true;
     const char *p;
-    size_t n;
+    size_t n = 0;
     if (!bytes_member(ps, name, has_text, text, has_b64, b64, &p, &n))
         return false;
     char *s = has_text ? text->s : b64->s;
