@@ -25,6 +25,17 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see 'tandemctl help %s')\n", cmd);
 }
 
+void ctl_print_key(const char *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)k[i];
+        if (ch > 0x20 && ch < 0x7f && ch != '%')
+            putchar(ch);
+        else
+            printf("%%%02X", ch);
+    }
+}
+
 void ctl_report(const char *cmd, const struct ctl_conn *c)
 {
     fprintf(stderr, "tandemctl %s: %s: %s\n", cmd, c->addr, c->err);

@@ -11,6 +11,7 @@
 #define TANDEM_CTL_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ctl/client.h"
 
@@ -59,6 +60,11 @@ struct ctl_opts {
  * into argv itself. */
 bool ctl_opts_parse(const char *cmd, int argc, char **argv, unsigned allowed,
                     struct ctl_opts *o);
+
+/* Print a key to stdout as itself, except bytes that would break columns or
+ * hide (space, control, non-ASCII, '%'), which print as %XX as metadump
+ * encodes them. */
+void ctl_print_key(const char *k, size_t n);
 
 /* Print "tandemctl <cmd>: <addr>: <why>" for a failed connection. */
 void ctl_report(const char *cmd, const struct ctl_conn *c);

@@ -34,24 +34,11 @@ struct ring_args {
 
 /* --- output ------------------------------------------------------------------ */
 
-/* Keys print as themselves but for bytes that would break the columns
- * (space, control, non-ASCII, '%'): %XX, as verify and metadump write them. */
-static void print_key(const char *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)k[i];
-        if (ch > 0x20 && ch < 0x7f && ch != '%')
-            putchar(ch);
-        else
-            printf("%%%02X", ch);
-    }
-}
-
 static void print_owners(const struct ring *r, const struct ctl_ring_list *l, const char *key,
                          size_t n, size_t *out, size_t want)
 {
     size_t got = ring_successors(r, key, n, out, want);
-    print_key(key, n);
+    ctl_print_key(key, n);
     for (size_t i = 0; i < got; i++)
         printf(" %s", l->addr[out[i]]);
     putchar('\n');

@@ -55,19 +55,6 @@ struct verify {
 
 /* --- output ---------------------------------------------------------------- */
 
-/* Keys print as themselves, except bytes that would hide or confuse (space,
- * control, non-ASCII, '%'), which print as %XX like metadump encodes them. */
-static void print_key(const char *k, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)k[i];
-        if (ch > 0x20 && ch < 0x7f && ch != '%')
-            putchar(ch);
-        else
-            printf("%%%02X", ch);
-    }
-}
-
 /* Count a differing key; true if it is to be printed (its prefix then is). */
 static bool report(struct verify *v, const char *key, size_t len)
 {
@@ -77,7 +64,7 @@ static bool report(struct verify *v, const char *key, size_t len)
         return false;
     v->shown++;
     printf("  key ");
-    print_key(key, len);
+    ctl_print_key(key, len);
     printf(":");
     return true;
 }
