@@ -198,6 +198,28 @@ sec_sweep() {
     fi
 }
 
+sec_floor() {
+    has floor-a 100B || return 0
+    echo "## Yardstick: a server that does no work (bench/floor.c)"
+    echo
+    echo "A is bench/floor.c: one epoll thread that parses the requests and"
+    echo "answers every get with a canned value of the right size, storing"
+    echo "nothing. B is memcached, same loads as (a), (b) and (c). The floor's"
+    echo "CPU per op is what the system calls and the kernel's TCP work cost"
+    echo "on their own: no server with this I/O model goes below it, so a"
+    echo "target ratio under floor/memcached cannot be met by user-space work."
+    echo
+    local g v
+    for g in floor-a floor-b floor-b-loadgen floor-c; do
+        for v in 100B 4096B; do
+            has $g $v || continue
+            echo "### $g, $v values"; echo
+            TA=floor TB=memcached table $g $v "cpu_us_op cpu0_us_op rps kps server_util"
+            echo
+        done
+    done
+}
+
 sec_scale() {
     has scale t1 || return 0
     echo "## Scaling: -t 1 against -t 2"
@@ -372,6 +394,10 @@ summary() {
     summary_row scale t2 rps - - "throughput -t 2"
     summary_row resize hp12 p999_us - - "p99.9 while the table grows"
     summary_row rss "$rv" idle_cpu_pct - - "idle CPU with the items loaded"
+    for v in 100B 4096B; do summary_row floor-a $v cpu_us_op - - "floor / memcached: CPU per op, as (a)"; done
+    for v in 100B 4096B; do summary_row floor-b $v cpu_us_op - - "floor / memcached: CPU per op, as (b) memcaslap"; done
+    for v in 100B 4096B; do summary_row floor-b-loadgen $v cpu_us_op - - "floor / memcached: CPU per op, as (b) loadgen"; done
+    for v in 100B 4096B; do summary_row floor-c $v rps - - "floor / memcached: throughput, as (c)"; done
     summary_row sweep pipelined cpu_us_op - - "tandemd sweep off / on: CPU per op"
     summary_row sweep fixed-rate p99_us - - "tandemd sweep off / on: p99"
     echo
@@ -471,7 +497,7 @@ fi
 
 sections=$(
     body
-    sec_a; sec_b; sec_c; sec_d; sec_e; sec_f; sec_rss; sec_scale; sec_resize; sec_sweep; sec_profile
+    sec_a; sec_b; sec_c; sec_d; sec_e; sec_f; sec_rss; sec_scale; sec_resize; sec_sweep; sec_floor; sec_profile
 )
 summ=$(summary)
 plots

@@ -19,6 +19,8 @@
 #   scale    -t 1 against -t 2 on the pipelined load
 #   resize   hash-table growth under load (-o hashpower=12)
 #   sweep    tandemd with and without its expiry sweep (a diagnostic)
+#   floor    bench/floor.c, a server that does no work, against memcached on
+#            loads a, b and c: the least CPU per op any epoll server can reach
 #   profile  perf profile of tandemd (and memcached) on loads a and c
 #
 # Environment:
@@ -63,7 +65,7 @@ KEYS=100000
 # Same memory, threads and connection limit for both servers.
 COMMON="-m 1024 -t 1 -c 1024"
 
-ALL="a b c d e f rss scale resize sweep profile"
+ALL="a b c d e f rss scale resize sweep floor profile"
 if [ $# -gt 0 ]; then WORKLOADS="$*"; else WORKLOADS=$ALL; fi
 for w in $WORKLOADS; do
     case " $ALL " in *" $w "*) ;; *)
@@ -86,6 +88,8 @@ command -v taskset >/dev/null || die "taskset is missing: apt-get install util-l
 mkdir -p "$OUT/log" "$OUT/runs"
 LG=$OUT/loadgen
 gcc -O2 -Wall -Wextra -o "$LG" bench/loadgen.c || die "could not build bench/loadgen.c"
+FLOOR=$OUT/floor
+gcc -O2 -Wall -Wextra -o "$FLOOR" bench/floor.c || die "could not build bench/floor.c"
 : > "$OUT/results.txt"
 rm -f "$OUT"/runs/* "$OUT"/log/*
 
@@ -110,6 +114,7 @@ start_server() {
     case $kind in
         tandem) bin=$TANDEMD ;;
         memcached) bin=$MEMCACHED ;;
+        floor) bin=$FLOOR ;;
         *) die "unknown server $kind" ;;
     esac
     SPORT=$NEXT_PORT
@@ -421,6 +426,30 @@ wl_sweep() {
     pairs sweep fixed-rate "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v 100 -R "$RATE" -Y 2000 -d $((SECS + 1))
     stop_both
     A_NAME=tandem; B_NAME=memcached
+}
+
+# Not a comparison of two real servers: bench/floor.c (A), which parses the
+# requests and answers every get with a canned value of the right size but
+# stores nothing, against memcached (B). Its CPU per op is the floor of
+# loads a, b and c for a server with this I/O model on this machine; the
+# report sets tandemd's ratios beside it. A = floor, B = memcached.
+wl_floor() {
+    local v
+    A_NAME=floor
+    for v in $SIZES; do
+        log "floor: bench/floor.c against memcached, ${v} B, loads a, b and c"
+        start_server floor $COMMON -V "$v"; TPID=$SPID; TPORT=$SPORT
+        start_server memcached $COMMON; MPID=$SPID; MPORT=$SPORT
+        preload "$MPORT" "$v"
+        pairs floor-a "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
+            -t "${SECS}s" -F "$(memcaslap_cfg "$v")"
+        pairs floor-b "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
+            -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
+        pairs floor-b-loadgen "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -M 16 -d "$SECS"
+        pairs floor-c "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -P 16 -d "$SECS"
+        stop_both
+    done
+    A_NAME=tandem
 }
 
 wl_profile() {
