@@ -42,11 +42,13 @@ static bool keys_ok(struct proto_token rest)
     return true;
 }
 
-/* Keys of a multi-get whose bucket slots are prefetched ahead of the one
- * being fetched: enough to overlap a few cache misses, few enough that the
- * first ones are still in cache when their turn comes. Only the slots: the
- * items behind them can be read only under the shard lock. */
+/* A multi-get prefetches in two steps ahead of the key being fetched: the
+ * bucket slot GET_PREFETCH keys ahead, and the item behind the slot
+ * GET_PREFETCH_ITEM keys ahead, once the slot has had time to arrive. Far
+ * enough to overlap a few cache misses, near enough that the lines are
+ * still cached when their turn comes. */
 #define GET_PREFETCH 8
+#define GET_PREFETCH_ITEM 4
 
 /* get/gets/gat/gats. Values are copied into the output, so a multiget of
  * many large values pauses whenever the output passes SESSION_OUT_HIGH: the
@@ -73,16 +75,19 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     size_t cap = c->kind == CONN_UDP ? SESSION_UDP_MAX : SESSION_OUT_HIGH;
     struct get_ctx g = {.c = c, .with_cas = with_cas};
     s->get_resume = 0;
-    struct proto_token ahead = rest, next;
-    if (proto_text_next_key(&ahead, &next) && proto_text_next_key(&ahead, &next))
-        ahead = rest;
-    else
-        ahead.n = 0; /* one key: nothing to overlap, and no second hash */
-    for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&ahead, &next); i++)
+    struct proto_token slots = rest, items = rest, next;
+    if (!(proto_text_next_key(&slots, &next) && proto_text_next_key(&slots, &next)))
+        items.n = 0; /* one key: nothing to overlap, and no second hash */
+    slots = items;
+    for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&slots, &next); i++)
         store_prefetch(t->srv->store, next.p, next.n);
+    for (int i = 0; i < GET_PREFETCH_ITEM && proto_text_next_key(&items, &next); i++)
+        store_prefetch_item(t->srv->store, next.p, next.n);
     while (proto_text_next_key(&rest, &key)) {
-        if (proto_text_next_key(&ahead, &next))
+        if (proto_text_next_key(&slots, &next))
             store_prefetch(t->srv->store, next.p, next.n);
+        if (proto_text_next_key(&items, &next))
+            store_prefetch_item(t->srv->store, next.p, next.n);
         if (c->wbuf.len > cap) {
             if (c->kind == CONN_UDP)
                 break; /* a datagram reply cannot grow further: answer what fits */

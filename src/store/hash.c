@@ -10,10 +10,15 @@
 #include <sys/mman.h>
 #include <xxhash.h>
 
-/* Bucket arrays from 64 KiB up are mapped directly, so the old table a
- * growth frees goes back to the kernel at once instead of leaving a hole in
- * the malloc heap (about 8 bytes of RSS per item at a million items). */
-#define TAB_MMAP_MIN (64u * 1024u)
+/* Bucket arrays are mapped directly, never malloc'd: the array a growth
+ * replaces goes back to the kernel at once (no hole in the malloc heap,
+ * about 8 bytes of RSS per item at a million items), and its address range
+ * can stay mapped for unlocked readers (see hash.h, "Prefetching"). */
+struct htab_retired {
+    struct htab_retired *next;
+    void *addr;
+    size_t bytes;
+};
 
 /* --- link words (layout in hash.h) -------------------------------------------- */
 
@@ -25,6 +30,10 @@ static inline struct store_item *lptr(uint64_t w)
 }
 
 static inline uint64_t lfilter(uint64_t w) { return w & ~PTR_MASK; }
+
+/* Every store of a link word: atomic because htab_prefetch_item loads
+ * bucket slots without the lock. */
+static inline void lset(uint64_t *l, uint64_t w) { __atomic_store_n(l, w, __ATOMIC_RELAXED); }
 
 static inline uint64_t lmake(struct store_item *it, uint64_t filter)
 {
@@ -55,30 +64,42 @@ bool htab_pointers_ok(void)
 
 /* --- tables ------------------------------------------------------------------ */
 
+static size_t tab_bytes(uint64_t n)
+{
+    size_t page = 4096;
+    return (n * sizeof(uint64_t) + page - 1) / page * page;
+}
+
 static uint64_t *tab_alloc(uint64_t n)
 {
-    size_t bytes = n * sizeof(uint64_t);
-    if (bytes < TAB_MMAP_MIN)
-        return calloc(n, sizeof(uint64_t));
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, tab_bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
 static void tab_free(uint64_t *t, uint64_t n)
 {
-    size_t bytes = n * sizeof(uint64_t);
-    if (t == NULL)
+    if (t != NULL)
+        munmap(t, tab_bytes(n));
+}
+
+/* Give a replaced array's memory back but keep its addresses readable (as
+ * zeros) until htab_free. If the list entry cannot be allocated the range
+ * is left mapped for good: a few pages of address space, never a fault. */
+static void tab_retire(struct htab *t, uint64_t *old, uint64_t n)
+{
+    madvise(old, tab_bytes(n), MADV_DONTNEED);
+    struct htab_retired *r = malloc(sizeof *r);
+    if (r == NULL)
         return;
-    if (bytes < TAB_MMAP_MIN)
-        free(t);
-    else
-        munmap(t, bytes);
+    *r = (struct htab_retired){t->retired, old, tab_bytes(n)};
+    t->retired = r;
 }
 
 uint64_t htab_hash(const char *key, size_t nkey) { return XXH3_64bits(key, nkey); }
 
 /* t0, t1, mask0 and mask1 change under the shard lock, but htab_prefetch
- * reads them without it, so they are written with relaxed atomic stores. */
+ * reads them without it, so they are written with atomic stores: relaxed,
+ * except mask0, whose release orders it after t0 (htab_prefetch_item). */
 #define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 bool htab_init(struct htab *t, unsigned power)
@@ -97,6 +118,11 @@ void htab_free(struct htab *t)
     tab_free(t->t0, t->mask0 + 1);
     if (t->t1 != NULL)
         tab_free(t->t1, t->mask1 + 1);
+    for (struct htab_retired *r = t->retired, *next; r != NULL; r = next) {
+        next = r->next;
+        munmap(r->addr, r->bytes);
+        free(r);
+    }
     *t = (struct htab){0};
 }
 
@@ -126,6 +152,27 @@ void htab_prefetch(const struct htab *t, uint64_t h)
         __builtin_prefetch(&t1[h & __atomic_load_n(&t->mask1, __ATOMIC_RELAXED)]);
 }
 
+void htab_prefetch_item(const struct htab *t, uint64_t h)
+{
+    /* mask0 first (acquire), then t0: a mask read here is never larger than
+     * the array read after it (htab_rehash stores t0, then mask0). The array
+     * may be a retired one: it stays mapped, see hash.h. */
+    uint64_t mask = __atomic_load_n(&t->mask0, __ATOMIC_ACQUIRE);
+    const uint64_t *t0 = __atomic_load_n(&t->t0, __ATOMIC_RELAXED);
+    if (t0 == NULL)
+        return;
+    uint64_t w = __atomic_load_n(&t0[h & mask], __ATOMIC_RELAXED);
+    uint64_t want = htab_sig(h);
+    if ((w & want) != want)
+        return;
+    /* header and key, and the start of the value: three lines cover a
+     * 100-byte value with a short key */
+    const char *p = (const char *)lptr(w);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + 128);
+}
+
 struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t nkey)
 {
     uint64_t want = htab_sig(h);
@@ -140,8 +187,8 @@ struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t
 
 static void prepend(uint64_t *head, uint64_t h, struct store_item *it)
 {
-    it->link = *head;
-    *head = lmake(it, lfilter(*head) | htab_sig(h));
+    lset(&it->link, *head);
+    lset(head, lmake(it, lfilter(*head) | htab_sig(h)));
 }
 
 void htab_insert(struct htab *t, uint64_t h, struct store_item *it)
@@ -155,9 +202,9 @@ void htab_replace(struct htab *t, uint64_t h, struct store_item *old, struct sto
     uint64_t *pp = htab_head(t, h);
     while (lptr(*pp) != old)
         pp = &lptr(*pp)->link;
-    repl->link = old->link;
-    *pp = lmake(repl, lfilter(*pp)); /* same key, same sig: filters hold */
-    old->link = 0;
+    lset(&repl->link, old->link);
+    lset(pp, lmake(repl, lfilter(*pp))); /* same key, same sig: filters hold */
+    lset(&old->link, 0);
 }
 
 void htab_remove(struct htab *t, uint64_t h, struct store_item *it)
@@ -170,8 +217,8 @@ void htab_remove(struct htab *t, uint64_t h, struct store_item *it)
         front[n++ % HTAB_REFILTER] = pp;
         pp = &lptr(*pp)->link;
     }
-    *pp = it->link;
-    it->link = 0;
+    lset(pp, it->link);
+    lset(&it->link, 0);
     t->count--;
     /* back to front: a link's filter is its item's sig and the filter behind */
     uint64_t behind = lfilter(*pp);
@@ -179,7 +226,7 @@ void htab_remove(struct htab *t, uint64_t h, struct store_item *it)
         uint64_t *l = front[(n - 1 - k) % HTAB_REFILTER];
         struct store_item *p = lptr(*l);
         behind |= item_sig(p);
-        *l = lmake(p, behind);
+        lset(l, lmake(p, behind));
     }
 }
 
@@ -204,7 +251,7 @@ bool htab_rehash(struct htab *t, unsigned n)
         return false;
     while (n-- > 0 && t->rehash <= t->mask0) {
         uint64_t w = t->t0[t->rehash];
-        t->t0[t->rehash] = 0;
+        lset(&t->t0[t->rehash], 0);
         while (w != 0) {
             struct store_item *it = lptr(w);
             w = it->link;
@@ -215,9 +262,9 @@ bool htab_rehash(struct htab *t, unsigned n)
     }
     if (t->rehash <= t->mask0)
         return true;
-    tab_free(t->t0, t->mask0 + 1);
+    tab_retire(t, t->t0, t->mask0 + 1);
     SET(t->t0, t->t1);
-    SET(t->mask0, t->mask1);
+    __atomic_store_n(&t->mask0, t->mask1, __ATOMIC_RELEASE);
     SET(t->t1, NULL);
     SET(t->mask1, 0);
     t->rehash = 0;

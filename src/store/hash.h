@@ -53,6 +53,24 @@
  * leaves any earlier ones as they were, a superset, which is still correct
  * and only costs an occasional needless load until the next growth.
  *
+ * Prefetching without the lock. A multi-get hashes its next keys ahead and
+ * asks for their bucket slots (htab_prefetch), then a few keys later for the
+ * first item behind each slot (htab_prefetch_item), so that the misses of
+ * several keys overlap instead of following one another. The second step
+ * *loads* a slot without the shard lock, so:
+ *   - every link word is written with a relaxed atomic store (a plain
+ *     move on x86-64 and AArch64) and the unlocked load is atomic too;
+ *   - mask0 is published after t0 (release/acquire), so an index computed
+ *     from mask0 is always inside the t0 read after it;
+ *   - a bucket array replaced by growth is never unmapped while the store
+ *     runs: its pages are returned to the kernel (MADV_DONTNEED, so RSS
+ *     drops at once) and the address range is kept, reading as zeros, on
+ *     the table's `retired` list until htab_free. A reader holding the old
+ *     address reads 0 (no item) or a stale word, and a stale item pointer
+ *     is only ever prefetched, never dereferenced: the lookup proper runs
+ *     under the lock. The retired ranges add up to less than the live
+ *     table's size in address space, and nothing in RSS.
+ *
  * The pointer-width assumption (Linux hands user space addresses below
  * 2^47 unless mmap is given a higher hint, which Tandem never does) is
  * checked once at start-up (htab_pointers_ok) and on every link made.
@@ -73,11 +91,14 @@
 #error "hash.h keeps filters in the top 16 bits of pointers: x86-64 or AArch64 only"
 #endif
 
+struct htab_retired; /* a replaced bucket array, kept mapped (hash.c) */
+
 struct htab {
     uint64_t *t0, *t1; /* bucket slots (link words); t1 != NULL while growing */
     uint64_t mask0, mask1;
     uint64_t rehash; /* t0 buckets below this have moved to t1 */
     uint64_t count;  /* linked items, tombstones included */
+    struct htab_retired *retired; /* replaced arrays, unmapped by htab_free */
 };
 
 #define HTAB_PTR_BITS 48
@@ -115,6 +136,11 @@ struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t
 /* Prefetch the bucket slots of hash h, without the shard lock: a hint that
  * reads only the table's address and mask (racy but harmless, see hash.c). */
 void htab_prefetch(const struct htab *t, uint64_t h);
+
+/* Prefetch the first item behind hash h's slot in t0, without the shard
+ * lock, if the slot's filter admits the key (see "Prefetching" above).
+ * Loads the slot, so call it a few keys after htab_prefetch. */
+void htab_prefetch_item(const struct htab *t, uint64_t h);
 
 /* Link an item (its key must not be present). */
 void htab_insert(struct htab *t, uint64_t h, struct store_item *it);

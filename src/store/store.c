@@ -281,6 +281,14 @@ void store_prefetch(struct store *s, const char *key, size_t nkey)
     htab_prefetch(&store_shard(s, h)->tab, h);
 }
 
+void store_prefetch_item(struct store *s, const char *key, size_t nkey)
+{
+    if (nkey == 0 || nkey > STORE_KEY_MAX)
+        return;
+    uint64_t h = htab_hash(key, nkey);
+    htab_prefetch_item(&store_shard(s, h)->tab, h);
+}
+
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
                               const struct store_fetch *opt, store_view_fn fn, void *arg)
 {

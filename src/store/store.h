@@ -130,6 +130,11 @@ struct store_fetch {
  * multi-get overlap instead of following each other. */
 void store_prefetch(struct store *s, const char *key, size_t nkey);
 
+/* The second hint, a few keys after store_prefetch of the same key: load
+ * the (by then cached) slot, still without a lock, and start loading the
+ * item behind it. Never dereferences the item. */
+void store_prefetch_item(struct store *s, const char *key, size_t nkey);
+
 /* Look a key up. STORE_OK calls fn (if not NULL) with the item; a miss
  * returns STORE_NOT_FOUND without calling it. `opt` may be NULL. */
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,

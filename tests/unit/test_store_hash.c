@@ -268,6 +268,7 @@ static void shared_op(struct worker *w, unsigned *seed)
     }
     default:
         store_prefetch(w->s, key, nkey); /* unlocked, while other threads grow the table */
+        store_prefetch_item(w->s, key, nkey);
         get(w->s, key, &g);
     }
 }
@@ -376,6 +377,61 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* store_prefetch_item loads bucket slots without the shard lock while a
+ * writer grows every shard's table many times over. The arrays a growth
+ * replaces must stay readable: with them freed (heap, small tables) or
+ * unmapped (large ones) this test fails under ASan or with SIGSEGV. */
+struct prefetcher {
+    struct store *s;
+    _Atomic bool stop;
+    unsigned long rounds;
+};
+
+static void *prefetch_main(void *arg)
+{
+    struct prefetcher *p = arg;
+    unsigned seed = 88172645u;
+    char key[32];
+    while (!p->stop) {
+        snprintf(key, sizeof(key), "grow%u", rnd(&seed) % 200000);
+        store_prefetch(p->s, key, strlen(key));
+        store_prefetch_item(p->s, key, strlen(key));
+        p->rounds++;
+    }
+    return NULL;
+}
+
+static void test_prefetch_item_races_growth(void **state)
+{
+    (void)state;
+    struct store_config cfg;
+    store_config_init(&cfg);
+    cfg.mem_limit = 256u << 20;
+    cfg.hashpower = 8;
+    const char *err;
+    struct store *s = store_create(&cfg, &err);
+    assert_non_null(s);
+    struct prefetcher p = {.s = s};
+    pthread_t th;
+    pthread_create(&th, NULL, prefetch_main, &p);
+    char key[32];
+    for (unsigned i = 0; i < 200000; i++) {
+        snprintf(key, sizeof(key), "grow%u", i);
+        put(s, key, "v");
+        if (i % 1000 == 0)
+            store_maintain(s); /* finish growths, retiring the old arrays */
+    }
+    while (store_maintain(s))
+        ;
+    p.stop = true;
+    pthread_join(th, NULL);
+    struct store_stats st = stats_of(s);
+    assert_int_equal(st.curr_items, 200000);
+    assert_true(st.hash_power_level >= 17); /* grew from 8: many arrays retired */
+    assert_true(p.rounds > 0);
+    store_destroy(s);
+}
+
 static void test_bytes_per_item(void **state)
 {
     (void)state;
@@ -410,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_scan_skips_dead_and_shows_tombstones),
         cmocka_unit_test(test_stress_no_lost_keys),
         cmocka_unit_test(test_stress_under_eviction),
+        cmocka_unit_test(test_prefetch_item_races_growth),
         cmocka_unit_test(test_bytes_per_item),
     };
     return cmocka_run_group_tests_name("store_hash", tests, NULL, NULL);
