@@ -50,6 +50,75 @@ static bool keys_ok(struct proto_token rest)
 #define GET_PREFETCH 8
 #define GET_PREFETCH_ITEM 4
 
+/* --- pipelined gets: prefetch ahead in the input ----------------------- */
+
+/* The key of a complete single "get KEY" or "gets KEY" line at rbuf offset
+ * off (only the first key of a longer line). Returns the line's length
+ * with its newline, or 0 if there is no complete get line there. */
+static size_t get_line_key(const struct conn *c, size_t off, struct proto_token *key)
+{
+    const char *p = c->rbuf.data + off;
+    size_t len = c->rbuf.len - off, skip;
+    if (len > 4 && memcmp(p, "get ", 4) == 0)
+        skip = 4;
+    else if (len > 5 && memcmp(p, "gets ", 5) == 0)
+        skip = 5;
+    else
+        return 0;
+    size_t max = len < PROTO_KEY_MAX + 8 ? len : PROTO_KEY_MAX + 8;
+    const char *nl = memchr(p + skip, '\n', max - skip);
+    if (nl == NULL)
+        return 0;
+    size_t n = 0;
+    while (p + skip + n < nl && p[skip + n] != ' ' && p[skip + n] != '\r')
+        n++;
+    *key = (struct proto_token){p + skip, n};
+    return (size_t)(nl - p) + 1;
+}
+
+void cmd_text_lookahead_reset(struct conn *c, struct session *s)
+{
+    s->ahead.slot = s->ahead.item = c->rpos;
+    s->ahead.nslot = s->ahead.nitem = 0;
+}
+
+/* Advance one pointer over up to `want` get lines ahead of the read
+ * position, prefetching each line's key (its item if `item`). */
+static void ahead_fill(struct conn *c, struct store *st, size_t *off, unsigned *n, unsigned want,
+                       bool item)
+{
+    if (*off < c->rpos) { /* the request that ran was not one of ours */
+        *off = c->rpos;
+        *n = 0;
+    }
+    struct proto_token key;
+    size_t len;
+    while (*n < want && (len = get_line_key(c, *off, &key)) > 0) {
+        if (item)
+            store_prefetch_item(st, key.p, key.n);
+        else
+            store_prefetch(st, key.p, key.n);
+        *off += len;
+        (*n)++;
+    }
+}
+
+void cmd_text_lookahead(struct conn *c, struct session *s)
+{
+    struct store *st = conn_thread(c)->srv->store;
+    /* +1: the line at the read position is the request about to run */
+    ahead_fill(c, st, &s->ahead.slot, &s->ahead.nslot, GET_PREFETCH + 1, false);
+    ahead_fill(c, st, &s->ahead.item, &s->ahead.nitem, GET_PREFETCH_ITEM + 1, true);
+}
+
+void cmd_text_lookahead_done(struct session *s)
+{
+    if (s->ahead.nslot > 0)
+        s->ahead.nslot--;
+    if (s->ahead.nitem > 0)
+        s->ahead.nitem--;
+}
+
 /* get/gets/gat/gats. Values are copied into the output, so a multiget of
  * many large values pauses whenever the output passes SESSION_OUT_HIGH: the
  * core sends what is there and calls back, and the get resumes at

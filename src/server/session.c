@@ -182,6 +182,7 @@ static enum conn_action process(struct conn *c)
         conn_consume(c, conn_rlen(c));
         return CONN_WAIT;
     }
+    cmd_text_lookahead_reset(c, s);
     for (;;) {
         if (s->ack.waiting && acks_resume(c, s))
             return CONN_PARK;
@@ -230,8 +231,11 @@ static enum conn_action process(struct conn *c)
             a = run_binary(c, s, &need_more);
         else if (!s->authenticated && st->auth_file)
             a = auth_process(c, s, &need_more);
-        else
+        else {
+            cmd_text_lookahead(c, s);
             a = run_text(c, s, &need_more);
+            cmd_text_lookahead_done(s);
+        }
         if (a == CONN_CLOSE || s->quit)
             return CONN_CLOSE;
         if (a == CONN_PARK)

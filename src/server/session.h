@@ -65,6 +65,10 @@ struct session {
         struct store_cursor cur;
     } dump;
     struct snapshot_waiter *snap; /* `snapshot` waiting for its file (cmd_admin.c) */
+    struct {                   /* pipelined gets prefetched ahead (cmd_text_lookahead) */
+        size_t slot, item;     /* rbuf offsets: end of the lines prefetched so far */
+        unsigned nslot, nitem; /* get lines between the read position and those */
+    } ahead;
     struct {                   /* a write waiting for --repl-min-acks (acks.c) */
         bool waiting;
         struct repl_waiter w;
@@ -100,6 +104,17 @@ void session_reply(struct conn *c, const char *line, bool noreply);
 void cmd_text_store(struct conn *c, struct session *s, bool bad_chunk);
 void cmd_meta_store(struct conn *c, struct session *s, bool bad_chunk);
 void cmd_binary_store(struct conn *c, struct session *s);
+
+/* Before the text request at the read position runs: prefetch for the
+ * single-key gets queued behind it in the input, the bucket slots a few
+ * lines ahead and the items behind them nearer, as a multi-get does for its
+ * keys. A hint only: it reads the input, never consumes it. Call
+ * cmd_text_lookahead_reset when process() starts (offsets are into rbuf,
+ * which may move between calls) and cmd_text_lookahead_done after each
+ * request. */
+void cmd_text_lookahead(struct conn *c, struct session *s);
+void cmd_text_lookahead_reset(struct conn *c, struct session *s);
+void cmd_text_lookahead_done(struct session *s);
 
 /* Run one parsed request. */
 enum conn_action cmd_text_run(struct conn *c, struct session *s, struct proto_req *req);

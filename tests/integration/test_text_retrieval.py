@@ -75,6 +75,49 @@ def test_pipelined_gets_in_one_send(conn):
                 b"VALUE a 0 1\r\n1\r\nEND\r\nEND\r\nVALUE a 0 1\r\n1\r\nEND\r\n")
 
 
+def test_long_pipeline_in_odd_chunks_is_answered_in_order(conn):
+    """Pipelined gets are prefetched ahead in the input (cmd_text_lookahead):
+    a pipeline mixing hits, misses, gets, multi-gets, overlong keys and a set
+    whose data block holds "get" lines, cut into chunks that end mid-line,
+    must be answered exactly as one request at a time would be."""
+    values = {b"k%d" % i: b"v" * (i % 7 + 1) for i in range(0, 120, 3)}
+    for k, v in values.items():
+        store(conn, k, v)
+    block = b"get k0\r\nget k3\r\n"
+    reqs, want = [], []
+
+    def get(keys, cmd=b"get"):
+        reqs.append(cmd + b" " + b" ".join(keys) + b"\r\n")
+        out = b""
+        for k in keys:
+            v = values.get(k)
+            if v is not None:
+                out += b"VALUE %s 0 %d\r\n%s\r\n" % (k, len(v), v)
+        want.append(out + b"END\r\n")
+
+    for i in range(120):
+        get([b"k%d" % i])
+        if i == 40:
+            reqs.append(b"set k41 0 0 %d\r\n%s\r\n" % (len(block), block))
+            want.append(b"STORED\r\n")
+            values[b"k41"] = block
+        if i % 25 == 0:
+            get([b"k%d" % j for j in range(i, i + 5)])
+        if i % 30 == 0:
+            get([b"none%d" % i], cmd=b"gets")  # a miss: no CAS to match
+        if i == 60:
+            reqs.append(b"get " + b"x" * 251 + b"\r\n")
+            want.append(b"CLIENT_ERROR bad command line format\r\n")
+    data = b"".join(reqs)
+    pos, chunk = 0, 1
+    while pos < len(data):
+        conn.send(data[pos:pos + chunk])
+        pos += chunk
+        chunk = chunk * 7 % 97 + 1  # 1, 8, 57, ... bytes: ends fall mid-line
+    expected = b"".join(want)
+    assert conn.recv_exact(len(expected)) == expected
+
+
 def test_gat_returns_value_and_updates_ttl(conn):
     store(conn, b"g", b"val", flags=4)
     conn.expect(b"gat 100 g nope\r\n", b"VALUE g 4 3\r\nval\r\nEND\r\n")
