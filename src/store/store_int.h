@@ -47,7 +47,8 @@ struct store {
     struct shard shards[STORE_NSHARD];
     struct slabs slabs;
     struct flush_state flush;
-    pthread_mutex_t maint_lock; /* one maintenance step at a time; guards sweep_* */
+    pthread_mutex_t maint_lock; /* one maintenance step at a time; guards sweep_* and rehash_shard */
+    uint32_t rehash_shard;      /* the shard the next growth step starts at */
     bool sweeping;
     uint32_t sweep_started; /* clock_now() when the current/last round began */
     uint32_t sweep_shard;

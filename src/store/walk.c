@@ -14,11 +14,12 @@
  *
  * Maintenance, in small steps so it can run between client work:
  *   - fold a pending flush whose time has come;
- *   - move up to MAINT_REHASH buckets of every growing shard, one lock
- *     hold each: with ~1.5 items a bucket that is a couple of hundred key
- *     hashes, tens of microseconds, so a worker that needs the shard waits
- *     little (1024 buckets took hundreds of microseconds, which showed in
- *     the p99.9 during growth in docs/BENCHMARKS.md);
+ *   - move MAINT_REHASH buckets of each of up to MAINT_REHASH_HOLDS growing
+ *     shards, one lock hold each, taking the shards in turn: with ~1.5
+ *     items a bucket a hold is a couple of hundred key hashes, tens of
+ *     microseconds, so a worker that needs the shard waits little (1024
+ *     buckets took hundreds of microseconds, which showed in the p99.9
+ *     during growth in docs/BENCHMARKS.md);
  *   - sweep up to MAINT_SWEEP items from a private cursor, unlinking
  *     expired and flushed items (crawler_reclaimed) and expired tombstones
  *     (tombstone GC), counting every item looked at (crawler_items_checked);
@@ -28,13 +29,22 @@
  * that loops while it returns true and then sleeps crawls the table at most
  * once a second. tandemd's caller sleeps about a millisecond between steps
  * even while there is more (src/server/main.c).
+ *
+ * A whole step is short too, not only each lock hold: whichever thread the
+ * scheduler picks may run a full scheduler slice before a waking thread gets
+ * its CPU back, whatever its nice value, so a worker that wakes up for a
+ * request on the maintenance thread's CPU waits for the step to end. When a
+ * step moved 128 buckets of all 64 shards it ran 0.5-1 ms, and `perf sched`
+ * showed workers waiting that long behind it while a loaded table grew; a
+ * step is now about a tenth of that.
  */
 #include "store/store_int.h"
 
 #include "core/clock.h"
 
-#define MAINT_REHASH 128
-#define MAINT_SWEEP 4096
+#define MAINT_REHASH 128      /* buckets per shard lock hold */
+#define MAINT_REHASH_HOLDS 8  /* shard lock holds per step */
+#define MAINT_SWEEP 1024
 #define MAINT_GARBAGE 256
 #define SWEEP_INTERVAL 1 /* seconds between the starts of two sweep rounds, at least */
 #define SWEEP_RATE 10000 /* items a second a sweep may look at, on average */
@@ -176,13 +186,18 @@ static bool sweep_step(struct store *s)
 static bool rehash_step(struct store *s)
 {
     bool more = false;
-    for (unsigned i = 0; i < STORE_NSHARD; i++) {
-        struct shard *sh = &s->shards[i];
+    unsigned holds = 0;
+    for (unsigned n = 0; n < STORE_NSHARD && holds < MAINT_REHASH_HOLDS; n++) {
+        struct shard *sh = &s->shards[s->rehash_shard];
+        s->rehash_shard = (s->rehash_shard + 1) % STORE_NSHARD;
         pthread_mutex_lock(&sh->lock);
+        bool growing = sh->tab.t1 != NULL;
         more |= htab_rehash(&sh->tab, MAINT_REHASH);
         pthread_mutex_unlock(&sh->lock);
+        holds += growing;
     }
-    return more;
+    /* stopped early: the shards not looked at may still be growing */
+    return more || holds == MAINT_REHASH_HOLDS;
 }
 
 bool store_maintain(struct store *s)
