@@ -17,6 +17,7 @@
 #include "ctl/b64.h"
 #include "ctl/metadump.h"
 #include "ctl/stats.h"
+#include "repl/frame.h"
 
 enum ctl_status ctl_node_probe(struct ctl_conn *c, struct ctl_node_info *info)
 {
@@ -175,6 +176,12 @@ static enum ctl_status read_reply(struct ctl_fetch *f, const struct ctl_keyref *
         snprintf(c->err, sizeof(c->err), "the reply to '%s' is for another key (k%.*s): the "
                  "replies are out of step with the requests", c->cmd, (int)(v.nk > 80 ? 80 : v.nk),
                  v.k ? v.k : "");
+        return CTL_EPROTO;
+    }
+    if (v.len > FRAME_VALUE_MAX) { /* before allocating what a node claims */
+        snprintf(c->err, sizeof(c->err), "the reply to '%s' claims a value of %llu bytes, more "
+                 "than the %u a backup record can hold", c->cmd, (unsigned long long)v.len,
+                 (unsigned)FRAME_VALUE_MAX);
         return CTL_EPROTO;
     }
     bool binary = v.b;

@@ -134,8 +134,13 @@ static void print_human(const char *path, const struct xfer_source *src,
     printf("node       %u\n", m->node);
     iso_ms(a, sizeof(a), m->created_ms);
     printf("created    %s (%" PRIu64 " ms)\n", a, m->created_ms);
-    if (m->source)
-        printf("source     %s (%s)\n", m->source, m->server ? m->server : "?");
+    if (m->source) { /* from the file: quoted, as a key would be */
+        char qs[CTL_KEY_TEXT], qv[CTL_KEY_TEXT];
+        const char *server = m->server ? m->server : "?";
+        ctl_quote(qs, sizeof(qs), m->source, strlen(m->source), 200);
+        ctl_quote(qv, sizeof(qv), server, strlen(server), 200);
+        printf("source     %s (%s)\n", qs, qv);
+    }
     printf("history    %016" PRIx64 "\n", m->history);
     printf("log_pos    %" PRIu64 "\n", m->log_pos);
     printf("records    %" PRIu64 ": %" PRIu64 " items, %" PRIu64 " tombstones, %" PRIu64

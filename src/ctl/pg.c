@@ -21,6 +21,7 @@
  * The connection URI may carry a password: messages show it redacted
  * (xfer_redact); libpq's own messages do not include it.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,9 +326,10 @@ static bool parse_u64(const char *p, uint64_t max, uint64_t *out)
     char *end;
     if (*p < '0' || *p > '9')
         return false;
+    errno = 0;
     unsigned long long v = strtoull(p, &end, 10);
     *out = v;
-    return *end == '\0' && v <= max;
+    return *end == '\0' && errno != ERANGE && v <= max;
 }
 
 static enum xfer_next row_item(struct pg_source *s, struct xfer_item *it)

@@ -683,9 +683,9 @@ class SlowNode:
     ERROR (a memcached), the metadump lists `nkeys` keys, and each pipelined
     mg batch is answered after `delay` seconds. `batches` counts the answers."""
 
-    def __init__(self, nkeys, delay):
+    def __init__(self, nkeys, delay, va=b"VA 1 f0 t-1 c1 k%s\r\nx\r\n"):
         import socket
-        self.nkeys, self.delay, self.batches = nkeys, delay, 0
+        self.nkeys, self.delay, self.batches, self.va = nkeys, delay, 0, va
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1)
@@ -715,7 +715,7 @@ class SlowNode:
                         out.append(b"END\r\n")
                     elif line.startswith(b"mg "):
                         key = line.split()[1]
-                        out.append(b"VA 1 f0 t-1 c1 k%s\r\nx\r\n" % key)
+                        out.append(self.va % key)
                 if any(x.startswith(b"VA") for x in out):
                     time.sleep(self.delay)  # the slow part: a server far away
                     self.batches += 1
@@ -754,6 +754,41 @@ def test_interrupted_backup_leaves_nothing(server_factory, tmp_path, request, de
                       "(SELECT backup_id FROM tandem_backups)") == "0"
     else:
         assert os.listdir(tmp_path) == []  # neither the file nor its .tmp
+
+
+def test_backup_refuses_a_value_no_record_can_hold(tmp_path):
+    """A node that claims a 60 GB value gets a clear error, not an attempt
+    to allocate it."""
+    node = SlowNode(nkeys=3, delay=0, va=b"VA 60000000000 f0 t-1 c1 k%s\r\n")
+    try:
+        rc, out, err = ctl("backup", "--from", node.addr, "--to", tmp_path / "x.tsnap")
+    finally:
+        node.close()
+    assert rc == 1
+    assert "claims a value of 60000000000 bytes, more than the" in err, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_postgresql_version_beyond_64_bits_is_refused(server_factory, postgres):
+    t = server_factory()
+    put(t.addr, {b"a": (b"1", 0, 0), b"b": (b"2", 0, 0)})
+    assert ctl("backup", "--from", t.addr, "--to", postgres.url)[0] == 0
+    postgres.sql("UPDATE tandem_backup_items SET version = 99999999999999999999 WHERE key = 'b'")
+    target = server_factory()
+    rc, out, err = ctl("restore", "--from", postgres.url, "--to", target.addr)
+    assert rc == 1
+    assert "flags/exptime/version out of range" in err, err
+
+
+def test_inspect_quotes_control_bytes_from_the_file(tmp_path):
+    f = tmp_path / "t.jsonl"
+    head = {"format": "tandem-jsonl", "format_version": 1, "node": 0, "created_ms": 0,
+            "history": 0, "log_pos": 0, "source": "evil\x1b[2J", "server": "x\ny"}
+    f.write_text(json.dumps(head) + "\n" + json.dumps({"end": True, "records": 0}) + "\n")
+    rc, out, err = ctl("inspect", f)
+    assert rc == 0, err
+    assert "\x1b" not in out and "x\ny" not in out
+    assert "source     evil\\x1b[2J (x\\x0ay)\n" in out
 
 
 @pytest.mark.parametrize("args,message", [
