@@ -144,10 +144,11 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     size_t cap = c->kind == CONN_UDP ? SESSION_UDP_MAX : SESSION_OUT_HIGH;
     struct get_ctx g = {.c = c, .with_cas = with_cas};
     s->get_resume = 0;
-    struct proto_token slots = rest, items = rest, next;
-    if (!(proto_text_next_key(&slots, &next) && proto_text_next_key(&slots, &next)))
-        items.n = 0; /* one key: nothing to overlap, and no second hash */
-    slots = items;
+    struct proto_token probe = rest, next;
+    bool several = proto_text_next_key(&probe, &next) && proto_text_next_key(&probe, &next);
+    struct proto_token slots = rest, items = rest;
+    if (!several)
+        slots.n = items.n = 0; /* one key: nothing to overlap, and no second hash */
     for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&slots, &next); i++)
         store_prefetch(t->srv->store, next.p, next.n);
     for (int i = 0; i < GET_PREFETCH_ITEM && proto_text_next_key(&items, &next); i++)
