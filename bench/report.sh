@@ -210,11 +210,13 @@ sec_floor() {
     echo "target ratio under floor/memcached cannot be met by user-space work."
     echo
     local g v
-    for g in floor-a floor-b floor-b-loadgen floor-c; do
+    for g in floor-a floor-b floor-b-loadgen floor-c floor-uring-a floor-uring-b; do
         for v in 100B 4096B; do
             has $g $v || continue
+            local a=floor
+            [[ $g == floor-uring-* ]] && a=floor-uring
             echo "### $g, $v values"; echo
-            TA=floor TB=memcached table $g $v "cpu_us_op cpu0_us_op rps kps server_util"
+            TA=$a TB=memcached table $g $v "cpu_us_op cpu0_us_op rps kps server_util"
             echo
         done
     done
@@ -398,6 +400,8 @@ summary() {
     for v in 100B 4096B; do summary_row floor-b $v cpu_us_op - - "floor / memcached: CPU per op, as (b) memcaslap"; done
     for v in 100B 4096B; do summary_row floor-b-loadgen $v cpu_us_op - - "floor / memcached: CPU per op, as (b) loadgen"; done
     for v in 100B 4096B; do summary_row floor-c $v rps - - "floor / memcached: throughput, as (c)"; done
+    for v in 100B 4096B; do summary_row floor-uring-a $v cpu_us_op - - "io_uring floor / memcached: CPU per op, as (a)"; done
+    for v in 100B 4096B; do summary_row floor-uring-b $v cpu_us_op - - "io_uring floor / memcached: CPU per op, as (b) memcaslap"; done
     summary_row sweep pipelined cpu_us_op - - "tandemd sweep off / on: CPU per op"
     summary_row sweep fixed-rate p99_us - - "tandemd sweep off / on: p99"
     echo

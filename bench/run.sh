@@ -20,7 +20,8 @@
 #   resize   hash-table growth under load (-o hashpower=12)
 #   sweep    tandemd with and without its expiry sweep (a diagnostic)
 #   floor    bench/floor.c, a server that does no work, against memcached on
-#            loads a, b and c: the least CPU per op any epoll server can reach
+#            loads a, b and c: the least CPU per op any epoll server can reach;
+#            and the same built on io_uring (-DFLOOR_URING) on loads a and b
 #   profile  perf profile of tandemd (and memcached) on loads a and c
 #
 # Environment:
@@ -90,6 +91,9 @@ LG=$OUT/loadgen
 gcc -O2 -Wall -Wextra -o "$LG" bench/loadgen.c || die "could not build bench/loadgen.c"
 FLOOR=$OUT/floor
 gcc -O2 -Wall -Wextra -o "$FLOOR" bench/floor.c || die "could not build bench/floor.c"
+FLOOR_URING=$OUT/floor-uring
+gcc -O2 -Wall -Wextra -DFLOOR_URING -o "$FLOOR_URING" bench/floor.c -luring \
+    || die "could not build bench/floor.c on io_uring (liburing-dev: 'make bench' installs it)"
 : > "$OUT/results.txt"
 rm -f "$OUT"/runs/* "$OUT"/log/*
 
@@ -115,6 +119,7 @@ start_server() {
         tandem) bin=$TANDEMD ;;
         memcached) bin=$MEMCACHED ;;
         floor) bin=$FLOOR ;;
+        floor-uring) bin=$FLOOR_URING ;;
         *) die "unknown server $kind" ;;
     esac
     SPORT=$NEXT_PORT
@@ -447,6 +452,15 @@ wl_floor() {
             -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
         pairs floor-b-loadgen "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -M 16 -d "$SECS"
         pairs floor-c "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -P 16 -d "$SECS"
+        stop_server "$TPID"
+        # The same floor on io_uring, for the two CPU-per-op targets.
+        A_NAME=floor-uring
+        start_server floor-uring $COMMON -V "$v"; TPID=$SPID; TPORT=$SPORT
+        pairs floor-uring-a "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" \
+            -w "$((KEYS / CONNS / 1000))k" -t "${SECS}s" -F "$(memcaslap_cfg "$v")"
+        pairs floor-uring-b "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" \
+            -w "$((KEYS / CONNS / 1000))k" -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
+        A_NAME=floor
         stop_both
     done
     A_NAME=tandem

@@ -9,7 +9,7 @@ test_pkgs="clang libclang-rt-14-dev libcmocka-dev valgrind memcached libmemcache
  python3 python3-pytest python3-pymemcache python3-memcache
  php-cli php-memcached php-memcache postgresql"
 
-bench_pkgs="memcached libmemcached-tools gnuplot-nox linux-perf valgrind nutcracker"
+bench_pkgs="memcached libmemcached-tools gnuplot-nox linux-perf valgrind nutcracker liburing-dev"
 
 case "${1:-all}" in
   build) want="$build_pkgs" ;;
