@@ -131,7 +131,8 @@ unit: deps deps-test $(addprefix $(BA)/tests/,$(UNIT_TESTS))
 
 integration: deps deps-test $(BA)/tandemd $(B)/tandemd $(BA)/tandemctl $(BA)/tandem-proxy
 	TANDEMD=$(CURDIR)/$(BA)/tandemd TANDEMCTL=$(CURDIR)/$(BA)/tandemctl \
-	  TANDEM_PROXY=$(CURDIR)/$(BA)/tandem-proxy $(PY) -m pytest -q -p no:cacheprovider tests/integration
+	  TANDEM_PROXY=$(CURDIR)/$(BA)/tandem-proxy TANDEM_REQUIRE_ALL=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 # The release build under valgrind (memcheck, leaks included) through the
 # parts of the suite that exercise every protocol path and the abuse cases.
@@ -141,7 +142,7 @@ VALGRIND_TESTS := tests/integration/test_text_storage.py tests/integration/test_
                   tests/integration/test_binary_raw.py tests/integration/test_abuse.py
 
 valgrind: deps deps-test $(B)/tandemd
-	TANDEMD=$(CURDIR)/$(B)/tandemd TANDEMD_WRAP="$(VALGRIND)" \
+	TANDEMD=$(CURDIR)/$(B)/tandemd TANDEMD_WRAP="$(VALGRIND)" TANDEM_REQUIRE_ALL=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider $(VALGRIND_TESTS)
 
 conformance: deps deps-test $(BA)/tandemd

@@ -34,6 +34,30 @@ BINARY = ("/usr/bin/memcached" if IS_MEMCACHED
           else os.environ.get("TANDEMD", str(REPO / "build" / "asan" / "tandemd")))
 
 
+# `make test` installs every dependency first and sets TANDEM_REQUIRE_ALL=1:
+# there a missing client, server or privilege is a failure, not a quiet skip.
+REQUIRE_ALL = os.environ.get("TANDEM_REQUIRE_ALL") == "1"
+
+
+def need(ok, why):
+    """Skip the test unless `ok`; under `make test` (TANDEM_REQUIRE_ALL=1) fail
+    instead, so a test cannot pass by not running."""
+    if ok:
+        return
+    if REQUIRE_ALL:
+        pytest.fail("%s (TANDEM_REQUIRE_ALL=1: make test runs every test)" % why, pytrace=False)
+    pytest.skip(why)
+
+
+def need_module(name):
+    """pytest.importorskip, failing under TANDEM_REQUIRE_ALL=1."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        need(False, "cannot import %s: %s" % (name, e))
+
+
 def tandem_only(test):
     """Behaviour only Tandem promises (memcached differs or lacks it): marked
     `tandem_only` for -m selection, and skipped when TARGET=memcached."""

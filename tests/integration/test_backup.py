@@ -34,7 +34,7 @@ from urllib.parse import unquote_to_bytes
 import pytest
 
 import frames
-from harness import IS_MEMCACHED, free_port, stats_dict, wait_for
+from harness import IS_MEMCACHED, free_port, need, stats_dict, wait_for
 from test_ctl import CTL, ctl, memcached  # noqa: F401  (memcached is a fixture)
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="tandemctl backup drives tandemd and "
@@ -204,9 +204,8 @@ def _pg_bin():
 def postgres(tmp_path_factory):
     """A throwaway PostgreSQL: (url, url with a password that must never be printed)."""
     bindir = _pg_bin()
-    if not bindir:
-        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin/"
-                    "initdb; scripts/deps.sh test installs postgresql)")
+    need(bindir, "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin/"
+                 "initdb; scripts/deps.sh test installs postgresql)")
     # not under pytest's tmp dir: that is private to root, and postgres must not run as root
     base = Path(tempfile.mkdtemp(prefix="tandem-pg-"))
     as_user = []

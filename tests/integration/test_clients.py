@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-pymemcache = pytest.importorskip("pymemcache.client.base")
-memcache = pytest.importorskip("memcache")
+from harness import need_module
+
+pymemcache = need_module("pymemcache.client.base")
+memcache = need_module("memcache")
 
 
 # -- pymemcache ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import (IS_MEMCACHED, REPO, SANITIZER_MARKERS, free_port, stats_dict,
+from harness import (IS_MEMCACHED, REPO, SANITIZER_MARKERS, free_port, need, stats_dict,
                      wait_for)
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="tandemctl drives tandemd nodes; "
@@ -162,8 +162,7 @@ def test_status_replicating_pair_shows_the_links(server_factory):
 @pytest.fixture
 def memcached():
     """A stock memcached on a free port, killed after the test."""
-    if not os.path.exists(MEMCACHED):
-        pytest.skip("%s not installed" % MEMCACHED)
+    need(os.path.exists(MEMCACHED), "%s not installed" % MEMCACHED)
     port = free_port()
     proc = subprocess.Popen([MEMCACHED, "-u", "root", "-l", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -203,9 +203,8 @@ def test_listen_on_two_addresses(server_factory):
 
 def test_cannot_run_as_root_without_u(tmp_path):
     import subprocess
-    from harness import BINARY
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    from harness import BINARY, need
+    need(os.geteuid() == 0, "needs root")
     proc = subprocess.run([BINARY, "-l", "127.0.0.1", "-p", str(free_port())],
                           capture_output=True, text=True, timeout=10)
     assert proc.returncode != 0
