@@ -94,10 +94,7 @@ static void ahead_fill(struct conn *c, struct store *st, size_t *off, unsigned *
     struct proto_token key;
     size_t len;
     while (*n < want && (len = get_line_key(c, *off, &key)) > 0) {
-        if (item)
-            store_prefetch_item(st, key.p, key.n);
-        else
-            store_prefetch(st, key.p, key.n);
+        store_prefetch(st, key.p, key.n, item);
         *off += len;
         (*n)++;
     }
@@ -150,14 +147,14 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     if (!several)
         slots.n = items.n = 0; /* one key: nothing to overlap, and no second hash */
     for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&slots, &next); i++)
-        store_prefetch(t->srv->store, next.p, next.n);
+        store_prefetch(t->srv->store, next.p, next.n, false);
     for (int i = 0; i < GET_PREFETCH_ITEM && proto_text_next_key(&items, &next); i++)
-        store_prefetch_item(t->srv->store, next.p, next.n);
+        store_prefetch(t->srv->store, next.p, next.n, true);
     while (proto_text_next_key(&rest, &key)) {
         if (proto_text_next_key(&slots, &next))
-            store_prefetch(t->srv->store, next.p, next.n);
+            store_prefetch(t->srv->store, next.p, next.n, false);
         if (proto_text_next_key(&items, &next))
-            store_prefetch_item(t->srv->store, next.p, next.n);
+            store_prefetch(t->srv->store, next.p, next.n, true);
         if (c->wbuf.len > cap) {
             if (c->kind == CONN_UDP)
                 break; /* a datagram reply cannot grow further: answer what fits */

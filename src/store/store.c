@@ -273,20 +273,15 @@ static struct store_item *vivify(struct store *s, struct shard *sh, uint64_t h, 
     return it;
 }
 
-void store_prefetch(struct store *s, const char *key, size_t nkey)
+void store_prefetch(struct store *s, const char *key, size_t nkey, bool item)
 {
     if (nkey == 0 || nkey > STORE_KEY_MAX)
         return;
     uint64_t h = htab_hash(key, nkey);
-    htab_prefetch(&store_shard(s, h)->tab, h);
-}
-
-void store_prefetch_item(struct store *s, const char *key, size_t nkey)
-{
-    if (nkey == 0 || nkey > STORE_KEY_MAX)
-        return;
-    uint64_t h = htab_hash(key, nkey);
-    htab_prefetch_item(&store_shard(s, h)->tab, h);
+    if (item)
+        htab_prefetch_item(&store_shard(s, h)->tab, h);
+    else
+        htab_prefetch(&store_shard(s, h)->tab, h);
 }
 
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,

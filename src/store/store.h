@@ -125,15 +125,13 @@ struct store_fetch {
     uint32_t recache_ttl;    /* seconds; above 30 days it is an absolute Unix time */
 };
 
-/* A hint before store_fetch of the same key, without taking a lock: start
- * loading the key's bucket slot, so the cache misses of several keys of a
- * multi-get overlap instead of following each other. */
-void store_prefetch(struct store *s, const char *key, size_t nkey);
-
-/* The second hint, a few keys after store_prefetch of the same key: load
- * the (by then cached) slot, still without a lock, and start loading the
- * item behind it. Never dereferences the item. */
-void store_prefetch_item(struct store *s, const char *key, size_t nkey);
+/* A hint before store_fetch of the same key, without taking a lock, so the
+ * cache misses of several keys of a multi-get overlap instead of following
+ * each other. Two steps: first (item false) start loading the key's bucket
+ * slot; a few keys later (item true) load the by then cached slot, still
+ * without a lock, and start loading the item behind it. The item is never
+ * dereferenced. */
+void store_prefetch(struct store *s, const char *key, size_t nkey, bool item);
 
 /* Look a key up. STORE_OK calls fn (if not NULL) with the item; a miss
  * returns STORE_NOT_FOUND without calling it. `opt` may be NULL. */

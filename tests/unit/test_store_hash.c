@@ -267,8 +267,8 @@ static void shared_op(struct worker *w, unsigned *seed)
         break;
     }
     default:
-        store_prefetch(w->s, key, nkey); /* unlocked, while other threads grow the table */
-        store_prefetch_item(w->s, key, nkey);
+        store_prefetch(w->s, key, nkey, false); /* unlocked, while other threads grow the table */
+        store_prefetch(w->s, key, nkey, true);
         get(w->s, key, &g);
     }
 }
@@ -377,7 +377,7 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-/* store_prefetch_item loads bucket slots without the shard lock while a
+/* store_prefetch(..., true) loads bucket slots without the shard lock while a
  * writer grows every shard's table many times over. The arrays a growth
  * replaces must stay readable: with them freed (heap, small tables) or
  * unmapped (large ones) this test fails under ASan or with SIGSEGV. */
@@ -394,8 +394,8 @@ static void *prefetch_main(void *arg)
     char key[32];
     while (!p->stop) {
         snprintf(key, sizeof(key), "grow%u", rnd(&seed) % 200000);
-        store_prefetch(p->s, key, strlen(key));
-        store_prefetch_item(p->s, key, strlen(key));
+        store_prefetch(p->s, key, strlen(key), false);
+        store_prefetch(p->s, key, strlen(key), true);
         p->rounds++;
     }
     return NULL;
