@@ -361,6 +361,32 @@ def test_backup_under_concurrent_writes(server_factory, tmp_path):
     assert summary(out)["items"] == len(got)
 
 
+@pytest.mark.parametrize("role", ["replica", "peer"])
+def test_backup_of_a_replica_or_peer(server_factory, tmp_path, role):
+    """Issue 5 point 1: any node serves a backup, not only a master."""
+    rp = [free_port(), free_port()]
+    if role == "replica":
+        src = server_factory("--repl-port", str(rp[0]), "--node-id", "1")
+        node = server_factory("--repl-port", str(rp[1]), "--replica-of",
+                              "127.0.0.1:%d" % rp[0], "--node-id", "2")
+    else:
+        src = server_factory("--repl-port", str(rp[0]), "--peer", "127.0.0.1:%d" % rp[1],
+                             "--node-id", "1")
+        node = server_factory("--repl-port", str(rp[1]), "--peer", "127.0.0.1:%d" % rp[0],
+                              "--node-id", "2")
+    items = {b"r%d" % i: (b"v%d" % i, i, 0) for i in range(300)}
+    put(src.addr, items)
+    wait_for(lambda: curr_items(node) == 300, timeout=20, what="the %s to receive 300 keys" % role)
+    f = tmp_path / "node.tsnap"
+    rc, out, err = ctl("backup", "--from", node.addr, "--to", f)
+    assert rc == 0, err
+    assert summary(out)["items"] == 300
+    target = server_factory()
+    assert ctl("restore", "--from", f, "--to", target.addr)[0] == 0
+    got = dump(target.addr)
+    assert {k: (v[0], v[1]) for k, v in got.items()} == {k: (v[0], v[1]) for k, v in items.items()}
+
+
 def test_restore_over_newer_data_keeps_it(server_factory, tmp_path):
     a, b = server_factory(), server_factory()
     put(a.addr, {b"k%d" % i: (b"old", 1, 0) for i in range(100)})
