@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import IS_MEMCACHED, stats_dict, wait_for
+from harness import IS_MEMCACHED, free_port, stats_dict, wait_for
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="snapshots are Tandem's; TARGET=memcached")
 
@@ -146,6 +146,37 @@ def test_sigterm_writes_a_final_snapshot_and_restart_restores_everything(server_
         # a write after the restart gets a newer CAS than anything restored
         c.call(b"set new 0 0 1\r\nn\r\n")
         assert item(c, b"new")[2] > max(v[2] for v in keys.values())
+
+
+def test_restart_loads_the_snapshot_then_resyncs_from_its_peer(server_factory, tmp_path):
+    """Issue 5 point 4: the snapshot gives back what the node had; its peer
+    gives back what was written while it was down."""
+    d = tmp_path / "snaps"
+    ra, rb = free_port(), free_port()
+    a_args = ("--snapshot-interval", "0", "--repl-port", str(ra), "--peer", "127.0.0.1:%d" % rb,
+              "--node-id", "1")
+    a = start(server_factory, d, *a_args)
+    b = server_factory("--repl-port", str(rb), "--peer", "127.0.0.1:%d" % ra, "--node-id", "2")
+    with a.conn() as c:
+        for i in range(100):
+            c.call(b"set old:%d 0 0 2\r\nv%d\r\n" % (i, i % 10))
+    with b.conn() as cb:
+        wait_for(lambda: stats_dict(cb)["curr_items"] == "100", timeout=20,
+                 what="the peer to receive the first 100 keys")
+    a.stop()  # SIGTERM: a final snapshot
+    assert a.proc.returncode == 0, a.stderr_text()
+    with b.conn() as cb:
+        for i in range(50):
+            cb.call(b"set new:%d 0 0 1\r\nn\r\n" % i)
+        cb.call(b"delete old:0\r\n")
+    a2 = start(server_factory, d, *a_args)
+    with a2.conn() as c:
+        assert int(snap_stats(c)["snapshot_loaded_items"]) == 100
+        wait_for(lambda: stats_dict(c)["curr_items"] == "149", timeout=20,
+                 what="the restarted node to resync the writes it missed from its peer")
+        assert item(c, b"old:0") is None  # deleted on the peer while this node was down
+        assert item(c, b"old:7")[0] == b"v7"
+        assert item(c, b"new:49")[0] == b"n"
 
 
 def test_sigusr1_is_a_graceful_stop_too(server_factory, tmp_path):
