@@ -228,6 +228,15 @@ memcaslap_cfg() {
     echo "$f"
 }
 
+# memcaslap_pairs GROUP VALUE_SIZE [ARGS...]: pairs of the memcaslap load of
+# workload a (ARGS add to it: -d 16 makes it workload b's multi-get).
+memcaslap_pairs() {
+    local group=$1 v=$2
+    shift 2
+    pairs "$group" "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" \
+        -w "$((KEYS / CONNS / 1000))k" -t "${SECS}s" "$@" -F "$(memcaslap_cfg "$v")"
+}
+
 # What pairs() calls its two servers, A (TPID) and B (MPID).
 A_NAME=tandem
 B_NAME=memcached
@@ -286,8 +295,7 @@ wl_a() {
     for v in $SIZES; do
         log "a: 90/10 get/set, ${v} B, $CONNS connections, no pipelining (memcaslap)"
         start_both $COMMON
-        pairs a "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
-            -t "${SECS}s" -F "$(memcaslap_cfg "$v")"
+        memcaslap_pairs a "$v"
         stop_both
     done
 }
@@ -298,8 +306,7 @@ wl_b() {
         log "b: 16-key multi-get, ${v} B, $CONNS connections (memcaslap -d 16, loadgen -M 16)"
         start_both $COMMON
         preload "$TPORT" "$v"; preload "$MPORT" "$v"
-        pairs b "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
-            -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
+        memcaslap_pairs b "$v" -d 16
         pairs b-loadgen "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -M 16 -d "$SECS"
         stop_both
     done
@@ -446,20 +453,16 @@ wl_floor() {
         start_server floor $COMMON -V "$v"; TPID=$SPID; TPORT=$SPORT
         start_server memcached $COMMON; MPID=$SPID; MPORT=$SPORT
         preload "$MPORT" "$v"
-        pairs floor-a "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
-            -t "${SECS}s" -F "$(memcaslap_cfg "$v")"
-        pairs floor-b "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" -w "$((KEYS / CONNS / 1000))k" \
-            -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
+        memcaslap_pairs floor-a "$v"
+        memcaslap_pairs floor-b "$v" -d 16
         pairs floor-b-loadgen "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -M 16 -d "$SECS"
         pairs floor-c "${v}B" "$LG" -p @PORT@ -c "$CONNS" -k "$KEYS" -v "$v" -P 16 -d "$SECS"
         stop_server "$TPID"
         # The same floor on io_uring, for the two CPU-per-op targets.
         A_NAME=floor-uring
         start_server floor-uring $COMMON -V "$v"; TPID=$SPID; TPORT=$SPORT
-        pairs floor-uring-a "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" \
-            -w "$((KEYS / CONNS / 1000))k" -t "${SECS}s" -F "$(memcaslap_cfg "$v")"
-        pairs floor-uring-b "${v}B" memcaslap -s 127.0.0.1:@PORT@ -T 1 -c "$CONNS" \
-            -w "$((KEYS / CONNS / 1000))k" -t "${SECS}s" -d 16 -F "$(memcaslap_cfg "$v")"
+        memcaslap_pairs floor-uring-a "$v"
+        memcaslap_pairs floor-uring-b "$v" -d 16
         A_NAME=floor
         stop_both
     done
