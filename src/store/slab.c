@@ -86,6 +86,7 @@ bool slab_setup(struct slabs *sl, const struct store_config *cfg, const char **e
     }
     sl->limit = cfg->mem_limit;
     sl->used = 0;
+    pages_setup(&sl->pages);
     return true;
 }
 
@@ -95,8 +96,6 @@ void slab_teardown(struct slabs *sl)
         return;
     for (unsigned i = 1; i <= sl->nclass + 1; i++) {
         struct slab_class *c = &sl->cls[i];
-        for (uint32_t p = 0; p < c->npages; p++)
-            free(c->pages[p]);
         free(c->pages);
         struct large_hdr *h = c->ring;
         if (h != NULL) {
@@ -111,6 +110,7 @@ void slab_teardown(struct slabs *sl)
     }
     free(sl->cls);
     sl->cls = NULL;
+    pages_teardown(&sl->pages);
 }
 
 uint8_t slab_class_for(const struct slabs *sl, size_t ntotal)
@@ -179,9 +179,10 @@ static bool page_new(struct store *s, struct slab_class *c)
     struct slabs *sl = &s->slabs;
     if (!budget_take(sl, SLAB_PAGE_SIZE))
         return false;
-    char *page = malloc(SLAB_PAGE_SIZE);
+    char *page = pages_get(&sl->pages);
     if (page == NULL || !page_add(c, page)) {
-        free(page);
+        if (page != NULL)
+            pages_put(&sl->pages, page, false);
         budget_put(sl, SLAB_PAGE_SIZE);
         STAT_ADD(s->malloc_fails, 1);
         return false;
@@ -455,7 +456,7 @@ static bool page_steal(struct store *s, struct slab_class *c)
     char *page = NULL;
 
     if (large_bytes > rich_bytes && large_make_room(s, SLAB_PAGE_SIZE)) {
-        page = malloc(SLAB_PAGE_SIZE);
+        page = pages_get(&sl->pages);
         if (page == NULL) {
             budget_put(sl, SLAB_PAGE_SIZE);
             STAT_ADD(s->malloc_fails, 1);
@@ -467,7 +468,7 @@ static bool page_steal(struct store *s, struct slab_class *c)
     if (page == NULL)
         return false;
     if (!page_add(c, page)) {
-        free(page);
+        pages_put(&sl->pages, page, false);
         budget_put(sl, SLAB_PAGE_SIZE);
         return false;
     }
@@ -495,7 +496,7 @@ static bool rebalance(struct store *s, struct slab_class *c)
     if (page == NULL)
         return false;
     if (!page_add(c, page)) {
-        free(page);
+        pages_put(&s->slabs.pages, page, false);
         budget_put(&s->slabs, SLAB_PAGE_SIZE);
         return false;
     }
@@ -559,7 +560,7 @@ static bool large_budget(struct store *s, struct slab_class *lc, size_t alloc)
         char *page = page_steal_slab(s, NULL);
         if (page == NULL)
             return false;
-        free(page);
+        pages_put(&s->slabs.pages, page, true);
         budget_put(&s->slabs, SLAB_PAGE_SIZE);
     }
     return false;
@@ -677,7 +678,7 @@ bool slab_shrink(struct store *s, size_t target)
             failures++;
             continue;
         }
-        free(page);
+        pages_put(&sl->pages, page, true);
         budget_put(sl, SLAB_PAGE_SIZE);
         failures = 0;
     }

@@ -48,6 +48,8 @@
 
 #include "store/item.h"
 
+#include "store/pages.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,6 +90,7 @@ struct slabs {
     unsigned nclass;    /* slab classes are 1..nclass; nclass+1 is large */
     uint8_t large_id;
     struct slab_class *cls; /* nclass + 2 entries, [0] unused */
+    struct page_pool pages; /* where every class's pages come from */
     uint8_t class_of[SLAB_CHUNK_MAX / 8 + 1];
 };
 

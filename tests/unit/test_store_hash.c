@@ -365,18 +365,6 @@ static void test_stress_under_eviction(void **state)
 
 /* --- bytes per item ------------------------------------------------------------ */
 
-static long rss_bytes(void)
-{
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 /* store_prefetch(..., true) loads bucket slots without the shard lock while a
  * writer grows every shard's table many times over. The arrays a growth
  * replaces must stay readable: with them freed (heap, small tables) or

@@ -1,7 +1,12 @@
 /* Unit tests for store memory: the limit holds, CLOCK eviction keeps what
  * is read, -M refuses, expired memory is reclaimed first, pages move between
- * size classes, large items, shrinking the limit, class stats. */
+ * size classes, large items, shrinking the limit (and the resident size with
+ * it), class stats, the page pool. */
 #include "test_store_util.h"
+
+#include "store/pages.h"
+#include "store/slab.h"
+
 
 #define MB (1024u * 1024u)
 #define NOW 1800000000u
@@ -275,6 +280,56 @@ static void test_set_limit_shrinks(void **state)
     store_destroy(s);
 }
 
+/* Lowering the limit gives the memory back to the system, not only to the
+ * budget: the resident size falls with it. */
+static void test_set_limit_returns_memory(void **state)
+{
+    (void)state;
+    struct store *s = mk_store(96 * MB, true, 0);
+    static char val[1000];
+    char key[32];
+    fill_value(val, sizeof(val), 3);
+    for (int i = 0; i < 80000; i++) {
+        keyf(key, sizeof(key), "r", i);
+        assert_int_equal(put_full(s, key, val, sizeof(val), 0, 0, STORE_SET, 0, NULL), STORE_OK);
+    }
+    long full = rss_bytes();
+    assert_true(stats_of(s).mem_used > 64 * MB);
+    assert_int_equal(store_set_limit(s, 8 * MB), STORE_OK);
+    long shrunk = rss_bytes();
+    assert_true(full - shrunk > 48 * (long)MB);
+    store_destroy(s);
+}
+
+/* Pages come from 2 MiB-aligned arenas (so they can be huge pages), one
+ * arena's pages in order, and a page given back is the next handed out. */
+static void test_page_pool(void **state)
+{
+    (void)state;
+    struct page_pool p;
+    pages_setup(&p);
+    enum { N = 2 * (2 << 20) / SLAB_PAGE_SIZE + 3 }; /* into a third arena */
+    char *pg[N];
+    for (int i = 0; i < N; i++) {
+        pg[i] = pages_get(&p);
+        assert_non_null(pg[i]);
+        memset(pg[i], i, SLAB_PAGE_SIZE); /* all of it is ours */
+        if (i % ((2 << 20) / SLAB_PAGE_SIZE) == 0)
+            assert_int_equal((uintptr_t)pg[i] % (2u << 20), 0);
+        else
+            assert_ptr_equal(pg[i], pg[i - 1] + SLAB_PAGE_SIZE);
+    }
+    assert_int_equal(p.narenas, 3);
+    pages_put(&p, pg[5], false);
+    assert_int_equal(pg[5][100], 5); /* kept: only the link word is written */
+    pages_put(&p, pg[7], true);
+    assert_ptr_equal(pages_get(&p), pg[7]);
+    assert_ptr_equal(pages_get(&p), pg[5]);
+    assert_int_equal(pg[7][100], 0); /* released pages come back zeroed */
+    assert_int_equal(p.narenas, 3);
+    pages_teardown(&p);
+}
+
 static void test_class_stats(void **state)
 {
     (void)state;
@@ -341,6 +396,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_size_shift_rebalances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_items_with_large_item_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_limit_shrinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_limit_returns_memory, setup, teardown),
+        cmocka_unit_test(test_page_pool),
         cmocka_unit_test_setup_teardown(test_class_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_reset, setup, teardown),
     };

@@ -11,9 +11,24 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "core/clock.h"
 #include "core/hlc.h"
 #include "store/store.h"
+
+/* This process's resident size in bytes (0 if /proc cannot tell). */
+static inline long rss_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
 
 static inline struct store *mk_store(size_t mem, bool evict, uint32_t tombstone_ttl)
 {
