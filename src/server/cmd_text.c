@@ -42,11 +42,14 @@ static bool keys_ok(struct proto_token rest)
     return true;
 }
 
-/* A multi-get prefetches in two steps ahead of the key being fetched: the
- * bucket slot GET_PREFETCH keys ahead, and the item behind the slot
- * GET_PREFETCH_ITEM keys ahead, once the slot has had time to arrive. Far
- * enough to overlap a few cache misses, near enough that the lines are
- * still cached when their turn comes. */
+/* A multi-get takes its keys GET_BATCH at a time: it hashes them and
+ * starts loading their bucket slots, then loads the slots and starts
+ * loading the items behind them, then fetches them in order. The cache
+ * misses of a batch overlap instead of following each other, and each key
+ * is hashed once. Pipelined single-key gets prefetch ahead in the input
+ * instead, the slot GET_PREFETCH lines ahead and the item
+ * GET_PREFETCH_ITEM lines ahead. */
+#define GET_BATCH 16
 #define GET_PREFETCH 8
 #define GET_PREFETCH_ITEM 4
 
@@ -94,7 +97,7 @@ static void ahead_fill(struct conn *c, struct store *st, size_t *off, unsigned *
     struct proto_token key;
     size_t len;
     while (*n < want && (len = get_line_key(c, *off, &key)) > 0) {
-        store_prefetch(st, key.p, key.n, item);
+        store_prefetch(st, store_hash(key.p, key.n), item);
         *off += len;
         (*n)++;
     }
@@ -116,6 +119,26 @@ void cmd_text_lookahead_done(struct session *s)
         s->ahead.nitem--;
 }
 
+struct get_key {
+    struct proto_token key;
+    uint64_t h;
+};
+
+/* The next keys of a get, at most GET_BATCH, hashed and prefetched. */
+static unsigned get_batch(struct store *st, struct proto_token *rest, struct get_key *b)
+{
+    unsigned n = 0;
+    while (n < GET_BATCH && proto_text_next_key(rest, &b[n].key)) {
+        b[n].h = store_hash(b[n].key.p, b[n].key.n);
+        store_prefetch(st, b[n].h, false);
+        n++;
+    }
+    if (n > 1) /* one key: nothing to overlap */
+        for (unsigned i = 0; i < n; i++)
+            store_prefetch(st, b[i].h, true);
+    return n;
+}
+
 /* get/gets/gat/gats. Values are copied into the output, so a multiget of
  * many large values pauses whenever the output passes SESSION_OUT_HIGH: the
  * core sends what is there and calls back, and the get resumes at
@@ -127,7 +150,7 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     struct store_fetch opt = {.touch = touch};
     if (touch)
         opt.exptime = server_exptime(req->exptime);
-    struct proto_token rest = req->keys, key;
+    struct proto_token rest = req->keys;
     if (s->get_resume == 0 && !keys_ok(rest)) {
         /* memcached answers only the error for the whole get */
         session_reply(c, "CLIENT_ERROR bad command line format", false);
@@ -140,32 +163,27 @@ static enum conn_action do_get(struct conn *c, struct session *s, struct proto_r
     }
     size_t cap = c->kind == CONN_UDP ? SESSION_UDP_MAX : SESSION_OUT_HIGH;
     struct get_ctx g = {.c = c, .with_cas = with_cas};
+    struct store *st = t->srv->store;
+    struct get_key batch[GET_BATCH];
+    unsigned n;
     s->get_resume = 0;
-    struct proto_token probe = rest, next;
-    bool several = proto_text_next_key(&probe, &next) && proto_text_next_key(&probe, &next);
-    struct proto_token slots = rest, items = rest;
-    if (!several)
-        slots.n = items.n = 0; /* one key: nothing to overlap, and no second hash */
-    for (int i = 0; i < GET_PREFETCH && proto_text_next_key(&slots, &next); i++)
-        store_prefetch(t->srv->store, next.p, next.n, false);
-    for (int i = 0; i < GET_PREFETCH_ITEM && proto_text_next_key(&items, &next); i++)
-        store_prefetch(t->srv->store, next.p, next.n, true);
-    while (proto_text_next_key(&rest, &key)) {
-        if (proto_text_next_key(&slots, &next))
-            store_prefetch(t->srv->store, next.p, next.n, false);
-        if (proto_text_next_key(&items, &next))
-            store_prefetch(t->srv->store, next.p, next.n, true);
-        if (c->wbuf.len > cap) {
-            if (c->kind == CONN_UDP)
-                break; /* a datagram reply cannot grow further: answer what fits */
-            s->get_resume = (size_t)(key.p - conn_rdata(c));
-            return CONN_MORE;
+    while ((n = get_batch(st, &rest, batch)) > 0) {
+        for (unsigned i = 0; i < n; i++) {
+            const struct proto_token *key = &batch[i].key;
+            if (c->wbuf.len > cap) {
+                if (c->kind == CONN_UDP)
+                    goto done; /* a datagram reply cannot grow further: answer what fits */
+                s->get_resume = (size_t)(key->p - conn_rdata(c));
+                return CONN_MORE;
+            }
+            bool hit = store_fetch_hashed(st, key->p, key->n, batch[i].h, &opt, write_value, &g) ==
+                       STORE_OK;
+            cmd_count_fetch(t, touch, hit, g.clsid);
+            cmd_detail_record(t->srv, key->p, key->n, CMD_DETAIL_GET, hit);
+            cmd_log_get(c, key->p, key->n, hit, g.clsid, g.nvalue);
         }
-        bool hit = store_fetch(t->srv->store, key.p, key.n, &opt, write_value, &g) == STORE_OK;
-        cmd_count_fetch(t, touch, hit, g.clsid);
-        cmd_detail_record(t->srv, key.p, key.n, CMD_DETAIL_GET, hit);
-        cmd_log_get(c, key.p, key.n, hit, g.clsid, g.nvalue);
     }
+done:
     buf_append(&c->wbuf, "END\r\n", 5);
     return CONN_WAIT;
 }

@@ -165,12 +165,15 @@ void htab_prefetch_item(const struct htab *t, uint64_t h)
     uint64_t want = htab_sig(h);
     if ((w & want) != want)
         return;
-    /* header and key, and the start of the value: three lines cover a
-     * 100-byte value with a short key */
+    /* The first 192 bytes, wherever the item starts in its line: header,
+     * key and a value of up to about 150 bytes. The header is not loaded
+     * yet, so the item's size is unknown; a longer value's later lines are
+     * sequential and the hardware prefetcher follows the copy. */
     const char *p = (const char *)lptr(w);
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
     __builtin_prefetch(p + 128);
+    __builtin_prefetch(p + 191);
 }
 
 struct store_item *htab_find(struct htab *t, uint64_t h, const char *key, size_t nkey)

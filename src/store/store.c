@@ -273,11 +273,10 @@ static struct store_item *vivify(struct store *s, struct shard *sh, uint64_t h, 
     return it;
 }
 
-void store_prefetch(struct store *s, const char *key, size_t nkey, bool item)
+uint64_t store_hash(const char *key, size_t nkey) { return htab_hash(key, nkey); }
+
+void store_prefetch(struct store *s, uint64_t h, bool item)
 {
-    if (nkey == 0 || nkey > STORE_KEY_MAX)
-        return;
-    uint64_t h = htab_hash(key, nkey);
     if (item)
         htab_prefetch_item(&store_shard(s, h)->tab, h);
     else
@@ -287,12 +286,17 @@ void store_prefetch(struct store *s, const char *key, size_t nkey, bool item)
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
                               const struct store_fetch *opt, store_view_fn fn, void *arg)
 {
+    return store_fetch_hashed(s, key, nkey, htab_hash(key, nkey), opt, fn, arg);
+}
+
+enum store_status store_fetch_hashed(struct store *s, const char *key, size_t nkey, uint64_t h,
+                                     const struct store_fetch *opt, store_view_fn fn, void *arg)
+{
     static const struct store_fetch none;
     if (nkey == 0 || nkey > STORE_KEY_MAX)
         return STORE_NOT_FOUND;
     if (opt == NULL)
         opt = &none;
-    uint64_t h = htab_hash(key, nkey);
     struct shard *sh = store_shard(s, h);
     uint32_t now = clock_now();
     struct store_item *dead = NULL, *tomb = NULL;

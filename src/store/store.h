@@ -125,18 +125,26 @@ struct store_fetch {
     uint32_t recache_ttl;    /* seconds; above 30 days it is an absolute Unix time */
 };
 
-/* A hint before store_fetch of the same key, without taking a lock, so the
- * cache misses of several keys of a multi-get overlap instead of following
- * each other. Two steps: first (item false) start loading the key's bucket
- * slot; a few keys later (item true) load the by then cached slot, still
+/* The hash a key is filed under. A caller that prefetches computes it
+ * once and hands it to store_prefetch and store_fetch_hashed. */
+uint64_t store_hash(const char *key, size_t nkey);
+
+/* A hint before the fetch of the key hashed h, without taking a lock, so
+ * the cache misses of several keys of a multi-get overlap instead of
+ * following each other. Two steps: first (item false) start loading the
+ * key's bucket slot; later (item true) load the by then cached slot, still
  * without a lock, and start loading the item behind it. The item is never
  * dereferenced. */
-void store_prefetch(struct store *s, const char *key, size_t nkey, bool item);
+void store_prefetch(struct store *s, uint64_t h, bool item);
 
 /* Look a key up. STORE_OK calls fn (if not NULL) with the item; a miss
  * returns STORE_NOT_FOUND without calling it. `opt` may be NULL. */
 enum store_status store_fetch(struct store *s, const char *key, size_t nkey,
                               const struct store_fetch *opt, store_view_fn fn, void *arg);
+
+/* store_fetch of a key whose store_hash is h. */
+enum store_status store_fetch_hashed(struct store *s, const char *key, size_t nkey, uint64_t h,
+                                     const struct store_fetch *opt, store_view_fn fn, void *arg);
 
 /* --- writes ----------------------------------------------------------- */
 

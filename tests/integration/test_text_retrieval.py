@@ -56,6 +56,24 @@ def test_multiget_over_24_tokens(conn):
     conn.expect(b"get " + b" ".join(keys) + b"\r\n", expected)
 
 
+def test_multiget_past_the_output_limit_resumes_in_order(conn):
+    """A multi-get is fetched 16 keys at a time and pauses whenever its reply
+    passes the output high-water mark (512 KiB), resuming at the next key,
+    mid-batch or not. 60 keys, misses and repeats among them, ~3.6 MB of
+    values: every value comes back once per mention, in order."""
+    keys = [b"big%02d" % i for i in range(45)]
+    values = {}
+    for i, k in enumerate(keys):
+        if i % 5 != 3:   # every fifth key is a miss
+            values[k] = bytes([97 + i % 26]) * (60000 + 997 * i)
+            store(conn, k, values[k], flags=i)
+    asked = keys + keys[7:22]   # the repeats straddle a batch boundary
+    expected = b"".join(b"VALUE %s %d %d\r\n%s\r\n" % (k, keys.index(k), len(values[k]), values[k])
+                        for k in asked if k in values) + b"END\r\n"
+    assert len(expected) > 6 * 512 * 1024
+    conn.expect(b"get " + b" ".join(asked) + b"\r\n", expected, timeout=20)
+
+
 def test_long_multiget_line_beyond_2048_bytes(conn):
     keys = [b"k" * 200 + b"%04d" % i for i in range(200)]   # ~41 KB line
     store(conn, keys[7], b"seven")

@@ -267,8 +267,8 @@ static void shared_op(struct worker *w, unsigned *seed)
         break;
     }
     default:
-        store_prefetch(w->s, key, nkey, false); /* unlocked, while other threads grow the table */
-        store_prefetch(w->s, key, nkey, true);
+        store_prefetch(w->s, store_hash(key, nkey), false); /* unlocked, while other threads grow the table */
+        store_prefetch(w->s, store_hash(key, nkey), true);
         get(w->s, key, &g);
     }
 }
@@ -382,8 +382,8 @@ static void *prefetch_main(void *arg)
     char key[32];
     while (!p->stop) {
         snprintf(key, sizeof(key), "grow%u", rnd(&seed) % 200000);
-        store_prefetch(p->s, key, strlen(key), false);
-        store_prefetch(p->s, key, strlen(key), true);
+        store_prefetch(p->s, store_hash(key, strlen(key)), false);
+        store_prefetch(p->s, store_hash(key, strlen(key)), true);
         p->rounds++;
     }
     return NULL;
