@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ const char *ctl_status_name(enum ctl_status st)
     case CTL_EPROTO: return "not a memcached protocol reply";
     case CTL_EREFUSED: return "error reply";
     case CTL_ENOMEM: return "out of memory";
+    case CTL_EAUTH: return "login failed";
     }
     return "unknown";
 }
@@ -182,6 +184,76 @@ void ctl_conn_attach(struct ctl_conn *c, int fd, const char *name, int timeout_m
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* --- logging in (-Y) ------------------------------------------------------ */
+
+#define AUTH_ENV "TANDEM_AUTH_FILE"
+#define AUTH_HINT "set " AUTH_ENV " to a file whose first line is user:password"
+
+/* The first line of the auth file as "user password" in out. The file's
+ * contents never appear in a message. */
+static enum ctl_status auth_read(struct ctl_conn *c, const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        set_err(c, "cannot read %s '%s': %s", AUTH_ENV, path, strerror(errno));
+        return CTL_EAUTH;
+    }
+    char line[512];
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    line[n] = '\0';
+    char *colon = strchr(line, ':');
+    if (colon == NULL || colon == line || colon[1] == '\0' || strchr(line, ' ') != NULL ||
+        n + 1 > outlen) {
+        set_err(c, "%s '%s': the first line must be user:password, without spaces", AUTH_ENV,
+                path);
+        explicit_bzero(line, sizeof(line));
+        return CTL_EAUTH;
+    }
+    *colon = ' ';
+    memcpy(out, line, n + 1);
+    explicit_bzero(line, sizeof(line));
+    return CTL_OK;
+}
+
+/* If TANDEM_AUTH_FILE is set and the node asks for it (memcached's -Y
+ * answers "CLIENT_ERROR unauthenticated" to anything but the login), log
+ * in with memcached's ASCII login: a set whose value is "user password".
+ * Asking first keeps the login from storing a key on a node without -Y. */
+static enum ctl_status auth_login(struct ctl_conn *c)
+{
+    const char *path = getenv(AUTH_ENV);
+    if (path == NULL || *path == '\0')
+        return CTL_OK;
+    char *line;
+    size_t len;
+    enum ctl_status st = ctl_conn_send_str(c, "version\r\n");
+    if (st == CTL_OK)
+        st = ctl_conn_readline(c, &line, &len);
+    if (st != CTL_OK || strcmp(line, "CLIENT_ERROR unauthenticated") != 0)
+        return st; /* no login needed; any other oddity meets the caller's first command */
+    char cred[512], cmd[600];
+    if ((st = auth_read(c, path, cred, sizeof(cred))) != CTL_OK)
+        return st;
+    int n = snprintf(cmd, sizeof(cmd), "set tandemctl 0 0 %zu\r\n%s\r\n", strlen(cred), cred);
+    explicit_bzero(cred, sizeof(cred));
+    st = ctl_conn_send(c, cmd, (size_t)n);
+    explicit_bzero(cmd, sizeof(cmd));
+    snprintf(c->cmd, sizeof(c->cmd), "login"); /* not the set line: it is the password's */
+    if (st == CTL_OK)
+        st = ctl_conn_readline(c, &line, &len);
+    if (st != CTL_OK)
+        return st;
+    if (strcmp(line, "STORED") != 0) {
+        set_err(c, "login refused: the user or password in %s '%s' is not in the node's -Y "
+                   "file",
+                AUTH_ENV, path);
+        return CTL_EAUTH;
+    }
+    return CTL_OK;
+}
+
 enum ctl_status ctl_conn_open(struct ctl_conn *c, const char *addr, int timeout_ms)
 {
     char host[256], port[16];
@@ -204,7 +276,12 @@ enum ctl_status ctl_conn_open(struct ctl_conn *c, const char *addr, int timeout_
             break;
     }
     freeaddrinfo(res);
-    return e ? connect_error(c, e) : CTL_OK;
+    if (e)
+        return connect_error(c, e);
+    enum ctl_status st = auth_login(c);
+    if (st != CTL_OK)
+        ctl_conn_close(c);
+    return st;
 }
 
 void ctl_conn_close(struct ctl_conn *c)
@@ -372,6 +449,10 @@ bool ctl_conn_error_reply(struct ctl_conn *c, const char *line, size_t len)
         !starts(line, len, "SERVER_ERROR"))
         return false;
     c->unknown_cmd = len == 5;
+    if (len == 28 && memcmp(line, "CLIENT_ERROR unauthenticated", 28) == 0) {
+        set_err(c, "the node asks for a login (it was started with -Y): " AUTH_HINT);
+        return true;
+    }
     char q[200];
     ctl_quote(q, sizeof(q), line, len, 150);
     set_err(c, "the server answered '%s' with \"%s\"", c->cmd, q);

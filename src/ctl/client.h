@@ -33,6 +33,7 @@ enum ctl_status {
     CTL_EPROTO,   /* the bytes are not a memcached protocol reply */
     CTL_EREFUSED, /* the server answered ERROR / CLIENT_ERROR / SERVER_ERROR */
     CTL_ENOMEM,   /* out of memory on our side */
+    CTL_EAUTH,    /* no usable login for a node started with -Y */
 };
 
 struct ctl_conn {
@@ -50,8 +51,9 @@ struct ctl_conn {
  * false if malformed or a part does not fit. */
 bool ctl_addr_split(const char *addr, char *host, size_t hostlen, char *port, size_t portlen);
 
-/* Connect to addr within timeout_ms. On failure the fd is closed and c->err
- * says why. c may be uninitialised memory. */
+/* Connect to addr within timeout_ms, and log in if TANDEM_AUTH_FILE names a
+ * file of user:password and the node asks for a login (-Y). On failure the
+ * fd is closed and c->err says why. c may be uninitialised memory. */
 enum ctl_status ctl_conn_open(struct ctl_conn *c, const char *addr, int timeout_ms);
 
 /* Wrap an already connected socket (tests use a socketpair). */

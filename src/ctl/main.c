@@ -30,6 +30,9 @@ static void usage(FILE *f)
                "against stock memcached. Addresses are HOST:PORT of a node's client port\n"
                "([v6addr]:PORT for IPv6; the port defaults to 11211).\n"
                "\n"
+               "Nodes started with -Y (memcached's ASCII login): set TANDEM_AUTH_FILE to a\n"
+               "file whose first line is user:password (the node's -Y file will do).\n"
+               "\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);

@@ -65,11 +65,14 @@ def _token(key):
 class Node:
     """A meta-protocol client for one address (tandemd or memcached)."""
 
-    def __init__(self, addr):
+    def __init__(self, addr, login=None):
         import socket
         host, port = addr.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=10)
         self.buf = b""
+        if login:   # memcached's -Y: a set whose value is "user password"
+            self.sock.sendall(b"set login 0 0 %d\r\n%s\r\n" % (len(login), login))
+            assert self._line() == b"STORED"
 
     def close(self):
         self.sock.close()
@@ -134,17 +137,17 @@ class Node:
         return keys
 
 
-def dump(addr):
+def dump(addr, login=None):
     """Every live item of a node: {key: (value, flags, ttl, cas)}."""
-    n = Node(addr)
+    n = Node(addr, login)
     try:
         return n.get(n.keys())
     finally:
         n.close()
 
 
-def put(addr, items):
-    n = Node(addr)
+def put(addr, items, login=None):
+    n = Node(addr, login)
     try:
         n.put(items)
     finally:
@@ -385,6 +388,65 @@ def test_backup_of_a_replica_or_peer(server_factory, tmp_path, role):
     assert ctl("restore", "--from", f, "--to", target.addr)[0] == 0
     got = dump(target.addr)
     assert {k: (v[0], v[1]) for k, v in got.items()} == {k: (v[0], v[1]) for k, v in items.items()}
+
+
+@pytest.mark.parametrize("source", ["tandemd", "memcached"])
+def test_backup_and_restore_with_a_login(server_factory, tmp_path, source):
+    """Nodes started with -Y (memcached's ASCII login): tandemctl logs in with
+    the user:password in the file TANDEM_AUTH_FILE names. Without it, or with
+    a wrong password, it refuses and says what to do; the password is never
+    shown; and a node without -Y gets no login key stored."""
+    auth, wrong = tmp_path / "auth", tmp_path / "wrong"
+    auth.write_text("ops:s3cret-pw\n")
+    wrong.write_text("ops:not-the-pw\n")
+    login = b"ops s3cret-pw"
+    if source == "memcached":
+        need(os.path.exists("/usr/bin/memcached"), "/usr/bin/memcached not installed")
+        port = free_port()
+        proc = subprocess.Popen(["/usr/bin/memcached", "-u", "root", "-l", "127.0.0.1", "-p",
+                                 str(port), "-Y", str(auth)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        src = "127.0.0.1:%d" % port
+        wait_for(lambda: _accepts(src), timeout=10, what="memcached -Y to accept")
+    else:
+        proc, src = None, server_factory("-Y", str(auth)).addr
+    try:
+        dst = server_factory("-Y", str(auth)).addr
+        items = sample_items()
+        put(src, items, login)
+        f = str(tmp_path / "b.tsnap")
+        rc, out, err = ctl("backup", "--from", src, "--to", f)
+        assert rc != 0 and "asks for a login (it was started with -Y)" in err, err
+        assert "TANDEM_AUTH_FILE" in err
+        rc, out, err = ctl("backup", "--from", src, "--to", f, env={"TANDEM_AUTH_FILE": wrong})
+        assert rc != 0 and "login refused" in err, err
+        assert "not-the-pw" not in out + err and not os.path.exists(f)
+        rc, out, err = ctl("backup", "--from", src, "--to", f, env={"TANDEM_AUTH_FILE": auth})
+        assert rc == 0, err
+        assert summary(out)["items"] == len(items)
+        rc, out, err = ctl("restore", "--from", f, "--to", dst, env={"TANDEM_AUTH_FILE": auth})
+        assert rc == 0, err
+        assert "s3cret" not in out + err
+        got = dump(dst, login)
+        assert {k: v[:2] for k, v in got.items()} == {k: v[:2] for k, v in items.items()}
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait(timeout=10)
+    plain = server_factory()
+    rc, out, err = ctl("status", plain.addr, env={"TANDEM_AUTH_FILE": auth})
+    assert rc == 0, err
+    assert curr_items(plain) == 0   # asked first, so no login key was stored
+
+
+def _accepts(addr):
+    import socket
+    host, port = addr.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def test_restore_over_newer_data_keeps_it(server_factory, tmp_path):

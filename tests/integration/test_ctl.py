@@ -26,13 +26,14 @@ CTL = os.environ.get("TANDEMCTL", str(REPO / "build" / "asan" / "tandemctl"))
 MEMCACHED = "/usr/bin/memcached"
 
 
-def ctl(*args, timeout=60):
-    """Run tandemctl; return (exit code, stdout, stderr). Fails the test on a
-    sanitizer report."""
+def ctl(*args, timeout=60, env=None):
+    """Run tandemctl (with `env` added to the environment); return (exit
+    code, stdout, stderr). Fails the test on a sanitizer report."""
     if not os.path.exists(CTL):
         pytest.fail("tandemctl binary %s not found (make build/asan/tandemctl, or set "
                     "TANDEMCTL=...)" % CTL, pytrace=False)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1",
+               **(env or {}))
     p = subprocess.run([CTL] + [str(a) for a in args], capture_output=True, timeout=timeout,
                        env=env)
     out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
