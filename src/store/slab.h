@@ -1,8 +1,8 @@
 /*
  * slab: item memory, the memory limit, and eviction.
  *
- * Memory is taken from one global budget (the -m limit) in 64 KiB pages;
- * each page belongs to one size class and is cut into chunks of that class's
+ * Memory is taken from one global budget (the -m limit) in 64 KiB pages
+ * (from huge-page arenas, pages.h); each page belongs to one size class and is cut into chunks of that class's
  * size. Class sizes, from chunk_min (-n) and growth_factor (-f):
  *
  *     c1      = round8(32-byte header + chunk_min)          (80 by default)
