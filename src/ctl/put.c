@@ -87,13 +87,24 @@ static enum ctl_status send_apply(struct ctl_put *p)
         rc = ctl_conn_readline(p->conn, &line, &len);
     if (rc != CTL_OK)
         return rc;
-    unsigned long long lost;
-    if (sscanf(line, "SERVER_ERROR %llu records not stored", &lost) == 1) {
-        /* the rest of the batch was applied; these did not fit the node */
+    unsigned long long lost, nw, ign;
+    int got = sscanf(line,
+                     "SERVER_ERROR %llu records not stored (too large or out of memory); "
+                     "%llu newer applied, %llu older ignored",
+                     &lost, &nw, &ign);
+    if (got >= 1) {
+        /* the rest of the batch was merged; these did not fit the node. The
+         * reply splits the rest into newer and ignored; without the split
+         * (an older node) count it all as applied. */
         if (p->counts->refused == 0)
             ctl_quote(p->refusal, sizeof(p->refusal), line, len, 150);
         p->counts->refused += lost;
-        p->counts->items += lost < p->pending ? p->pending - lost : 0;
+        if (got == 3) {
+            p->counts->items += nw;
+            p->counts->ignored += ign;
+        } else {
+            p->counts->items += lost < p->pending ? p->pending - lost : 0;
+        }
         return CTL_OK;
     }
     if (!ctl_put_parse_applied(line, len, &newer, &ignored))

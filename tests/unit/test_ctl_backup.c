@@ -261,6 +261,31 @@ static void test_put_apply_refused(void **state)
     rig_stop(&r);
 }
 
+/* Records the node could not store are counted as refused; the rest of the
+ * batch as the node split it into newer (applied) and ignored. */
+static void test_put_apply_partly_stored(void **state)
+{
+    (void)state;
+    static const char replies[] = "SERVER_ERROR 1 records not stored (too large or out of "
+                                  "memory); 1 newer applied, 2 older ignored\r\n";
+    struct rig r;
+    struct ctl_counts counts = {0};
+    rig_start(&r, replies, strlen(replies));
+    struct ctl_put p = {.conn = r.c, .mode = CTL_PUT_APPLY, .counts = &counts};
+    const char *keys[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        struct xfer_item it = {.key = keys[i], .nkey = 1, .value = "v", .nvalue = 1, .version = 1};
+        assert_int_equal(ctl_put_item(&p, &it, 0), CTL_OK);
+    }
+    assert_int_equal(ctl_put_flush(&p), CTL_OK);
+    assert_int_equal(counts.refused, 1);
+    assert_int_equal(counts.items, 1);
+    assert_int_equal(counts.ignored, 2);
+    free(sent(&r, NULL));
+    ctl_put_free(&p);
+    rig_stop(&r);
+}
+
 static void test_apply_probe(void **state)
 {
     (void)state;
@@ -307,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_put_ms_add),
         cmocka_unit_test(test_put_apply),
         cmocka_unit_test(test_put_apply_refused),
+        cmocka_unit_test(test_put_apply_partly_stored),
         cmocka_unit_test(test_apply_probe),
         cmocka_unit_test(test_parse_applied),
     };
