@@ -85,8 +85,10 @@ void cmd_text_lookahead_reset(struct conn *c, struct session *s)
     s->ahead.nslot = s->ahead.nitem = 0;
 }
 
-/* Advance one pointer over up to `want` get lines ahead of the read
- * position, prefetching each line's key (its item if `item`). */
+/* Advance one pointer over up to `want` get lines from the read position,
+ * prefetching each line's key (its item if `item`). The line at the read
+ * position is counted but not prefetched: it runs next, and do_get hashes
+ * and prefetches its keys itself. */
 static void ahead_fill(struct conn *c, struct store *st, size_t *off, unsigned *n, unsigned want,
                        bool item)
 {
@@ -97,7 +99,8 @@ static void ahead_fill(struct conn *c, struct store *st, size_t *off, unsigned *
     struct proto_token key;
     size_t len;
     while (*n < want && (len = get_line_key(c, *off, &key)) > 0) {
-        store_prefetch(st, store_hash(key.p, key.n), item);
+        if (*off != c->rpos)
+            store_prefetch(st, store_hash(key.p, key.n), item);
         *off += len;
         (*n)++;
     }
