@@ -14,6 +14,7 @@ PostgreSQL is Debian's, started per module in a temporary directory (as the
 `postgres` user when the tests run as root). Every wait is a bounded poll.
 """
 import base64
+import contextlib
 import json
 import os
 import pty
@@ -35,7 +36,8 @@ import pytest
 
 import frames
 from harness import IS_MEMCACHED, free_port, need, stats_dict, wait_for
-from test_ctl import CTL, ctl, memcached  # noqa: F401  (memcached is a fixture)
+from test_ctl import (CTL, ctl, memcached,  # noqa: F401  (memcached is a fixture)
+                      running_memcached)
 
 pytestmark = pytest.mark.skipif(IS_MEMCACHED, reason="tandemctl backup drives tandemd and "
                                                       "memcached itself; TARGET=memcached")
@@ -400,17 +402,11 @@ def test_backup_and_restore_with_a_login(server_factory, tmp_path, source):
     auth.write_text("ops:s3cret-pw\n")
     wrong.write_text("ops:not-the-pw\n")
     login = b"ops s3cret-pw"
-    if source == "memcached":
-        need(os.path.exists("/usr/bin/memcached"), "/usr/bin/memcached not installed")
-        port = free_port()
-        proc = subprocess.Popen(["/usr/bin/memcached", "-u", "root", "-l", "127.0.0.1", "-p",
-                                 str(port), "-Y", str(auth)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        src = "127.0.0.1:%d" % port
-        wait_for(lambda: _accepts(src), timeout=10, what="memcached -Y to accept")
-    else:
-        proc, src = None, server_factory("-Y", str(auth)).addr
-    try:
+    with contextlib.ExitStack() as stack:
+        if source == "memcached":
+            src = stack.enter_context(running_memcached("-Y", str(auth)))
+        else:
+            src = server_factory("-Y", str(auth)).addr
         dst = server_factory("-Y", str(auth)).addr
         items = sample_items()
         put(src, items, login)
@@ -429,24 +425,10 @@ def test_backup_and_restore_with_a_login(server_factory, tmp_path, source):
         assert "s3cret" not in out + err
         got = dump(dst, login)
         assert {k: v[:2] for k, v in got.items()} == {k: v[:2] for k, v in items.items()}
-    finally:
-        if proc:
-            proc.kill()
-            proc.wait(timeout=10)
     plain = server_factory()
     rc, out, err = ctl("status", plain.addr, env={"TANDEM_AUTH_FILE": auth})
     assert rc == 0, err
     assert curr_items(plain) == 0   # asked first, so no login key was stored
-
-
-def _accepts(addr):
-    import socket
-    host, port = addr.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_restore_over_newer_data_keeps_it(server_factory, tmp_path):

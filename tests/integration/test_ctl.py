@@ -6,6 +6,7 @@ The binary is $TANDEMCTL (make integration passes the ASan build), else
 build/asan/tandemctl. Every wait is a bounded poll; tandemctl itself runs
 with a bounded subprocess timeout.
 """
+import contextlib
 import json
 import os
 import re
@@ -160,19 +161,21 @@ def test_status_replicating_pair_shows_the_links(server_factory):
     assert re.search(r"^    last error .+$", out, re.M)
 
 
-@pytest.fixture
-def memcached():
-    """A stock memcached on a free port, killed after the test."""
+@contextlib.contextmanager
+def running_memcached(*args):
+    """A stock memcached on a free port with extra args; yields its address
+    and kills it on exit."""
     need(os.path.exists(MEMCACHED), "%s not installed" % MEMCACHED)
     port = free_port()
-    proc = subprocess.Popen([MEMCACHED, "-u", "root", "-l", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([MEMCACHED, "-u", "root", "-l", "127.0.0.1", "-p", str(port)] +
+                            list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def ready():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"version\r\n")
-                return s.recv(64).startswith(b"VERSION")
+                reply = s.recv(64)   # under -Y: CLIENT_ERROR unauthenticated
+                return reply.startswith((b"VERSION", b"CLIENT_ERROR unauthenticated"))
         except OSError:
             return False
     try:
@@ -181,6 +184,13 @@ def memcached():
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def memcached():
+    """A stock memcached on a free port, killed after the test."""
+    with running_memcached() as addr:
+        yield addr
 
 
 def test_status_stock_memcached(memcached):
